@@ -1,0 +1,1 @@
+"""The signing station inside the cage: HSM, custodian cards, policy, audit log, ceremony."""

@@ -1,0 +1,1 @@
+"""The networked host: registry, request builder, collector, finalizer, verifier, auditor."""
