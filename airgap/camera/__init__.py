@@ -1,0 +1,1 @@
+"""Where frames come from: real cameras, video files, image folders, text lines, and a simulator."""

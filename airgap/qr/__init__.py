@@ -1,0 +1,1 @@
+"""QR codes on screen and in camera frames: rendering, sinks and frame decoding."""
