@@ -9,11 +9,11 @@ mode); text out is the canonical lowercase form.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from airgap.errors import DecodeError, LimitExceededError, PartMismatchError
+from airgap.errors import DecodeError, IncompleteError, LimitExceededError, PartMismatchError
 from airgap.ur import bytewords
 from airgap.ur.fountain import FountainDecoder, FountainEncoder, FountainPart, PartStatus
 
@@ -300,16 +300,14 @@ class URDecoder:
         )
 
 
-def decode_lines(lines: Iterator[str] | list[str], limits: DecodeLimits = DecodeLimits()) -> UR:
+def decode_lines(lines: Iterable[str], decoder: URDecoder | None = None) -> UR:
     """Assemble a UR from text lines; raises IncompleteError if they run out first."""
-    from airgap.errors import IncompleteError
-
-    decoder = URDecoder(limits=limits)
+    decoder = decoder or URDecoder()
     for line in lines:
         if decoder.receive(line.strip()) is ReceiveStatus.COMPLETE:
             break
     if decoder.result is None:
         progress = decoder.progress
-        detail = f": last error was {progress.last_error}" if progress.last_error else ""
+        detail = f"; last error: {progress.last_error}" if progress.last_error else ""
         raise IncompleteError(f"input ended with the message incomplete, {progress.describe()}{detail}")
     return decoder.result

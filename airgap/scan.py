@@ -1,0 +1,130 @@
+"""The scan loop: frames in, one UR out, stopping the moment the message is whole."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass
+from typing import TextIO
+
+from airgap.camera.frames import Frame
+from airgap.errors import DecodeError
+from airgap.qr.decode import DEFAULT_FRAME_DECODER, FrameDecoder, payloads_in_image
+from airgap.ur.ur import UR, Progress, ReceiveStatus, URDecoder
+
+
+@dataclass(slots=True)
+class ScanStats:
+    """What the scan saw; printed as one JSON line by ``airgap scan --stats``."""
+
+    frames_read: int = 0
+    frames_decoded: int = 0  # frames (or lines) that yielded at least one QR payload
+    frames_unreadable: int = 0
+    payloads: int = 0
+    parts_used: int = 0
+    parts_seen: int = 0
+    foreign: int = 0
+    invalid: int = 0
+    seconds: float = 0.0
+    complete: bool = False
+
+    def to_json(self) -> str:
+        data = asdict(self)
+        data["seconds"] = round(self.seconds, 4)
+        return json.dumps(data, sort_keys=True)
+
+
+@dataclass(frozen=True, slots=True)
+class ScanResult:
+    ur: UR | None
+    stats: ScanStats
+    progress: Progress
+    timed_out: bool
+
+
+def scan(
+    frames: Iterable[Frame],
+    decoder: URDecoder,
+    *,
+    frame_decoder: FrameDecoder = DEFAULT_FRAME_DECODER,
+    timeout: float | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    on_progress: Callable[[Progress], None] | None = None,
+) -> ScanResult:
+    """Feed frames to ``decoder`` until it completes, the frames end, or ``timeout`` passes.
+
+    Unreadable frames and non-UR payloads are counted and skipped. A message
+    that breaks a hard cap or fails its checksum raises (DecodeError), since
+    no further frame can repair it.
+    """
+    stats = ScanStats()
+    start = clock()
+    timed_out = False
+    for frame in frames:
+        stats.frames_read += 1
+        for text in _payloads(frame, frame_decoder, stats):
+            status = decoder.receive(text)
+            if on_progress is not None and status is not ReceiveStatus.NOT_UR:
+                on_progress(decoder.progress)
+            if status is ReceiveStatus.COMPLETE:
+                break
+        if decoder.is_complete:
+            break
+        if timeout is not None and clock() - start >= timeout:
+            timed_out = True
+            break
+    progress = decoder.progress
+    stats.seconds = clock() - start
+    stats.parts_used = progress.parts_used
+    stats.parts_seen = progress.parts_seen
+    stats.foreign = progress.foreign
+    stats.invalid = progress.invalid
+    stats.complete = decoder.is_complete
+    return ScanResult(decoder.result, stats, progress, timed_out)
+
+
+def _payloads(frame: Frame, frame_decoder: FrameDecoder, stats: ScanStats) -> list[str]:
+    if frame.unreadable:
+        stats.frames_unreadable += 1
+        return []
+    if frame.text is not None:
+        found = [frame.text]
+    elif frame.image is not None:
+        try:
+            found = payloads_in_image(frame.image, frame_decoder)
+        except DecodeError:
+            stats.frames_unreadable += 1
+            return []
+    else:
+        return []
+    if found:
+        stats.frames_decoded += 1
+        stats.payloads += len(found)
+    return found
+
+
+class ProgressBar:
+    """A one-line progress bar on a terminal; silent when the stream is not a TTY."""
+
+    def __init__(self, stream: TextIO = sys.stderr, width: int = 30) -> None:
+        self.stream = stream
+        self.width = width
+        self.enabled = stream.isatty()
+        self._last = ""
+
+    def __call__(self, progress: Progress) -> None:
+        if not self.enabled:
+            return
+        filled = round(progress.fraction * self.width)
+        line = f"\r[{'#' * filled}{'.' * (self.width - filled)}] {progress.describe()}"
+        if line != self._last:
+            self.stream.write(line)
+            self.stream.flush()
+            self._last = line
+
+    def finish(self) -> None:
+        if self.enabled and self._last:
+            self.stream.write("\n")
+            self.stream.flush()
