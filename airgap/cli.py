@@ -281,7 +281,9 @@ def cmd_show(args: argparse.Namespace, stdin: BinaryIO, stdout: BinaryIO, stderr
             )
         import io
 
-        print_terminal(qr_matrix(texts[0]), io.TextIOWrapper(stdout, encoding="utf-8", write_through=True))
+        text_out = io.TextIOWrapper(stdout, encoding="utf-8", write_through=True)
+        print_terminal(qr_matrix(texts[0]), text_out)
+        text_out.detach()  # leave the caller's binary stdout open
         return EXIT_OK
     show_window(
         render_frames(texts, RenderSettings(module_px=args.module_px)), args.fps, seconds=args.seconds

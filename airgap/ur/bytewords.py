@@ -57,7 +57,10 @@ def encode(data: bytes, style: Style = Style.MINIMAL) -> str:
 
 
 def decode(text: str, style: Style = Style.MINIMAL) -> bytes:
-    """The bytes spelled by ``text``, after checking its CRC-32. Case-insensitive."""
+    """The bytes spelled by ``text``, after checking its CRC-32. Case-insensitive.
+
+    As in the reference, the body must hold at least one byte besides the checksum.
+    """
     lowered = text.lower()
     if style is Style.MINIMAL:
         if len(lowered) % 2:
