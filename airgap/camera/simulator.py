@@ -73,8 +73,8 @@ PROFILES: dict[str, CameraProfile] = {
             name="480p-appliance",
             width=640,
             height=480,
-            camera_fps=15.0,
-            display_fps=5.0,
+            camera_fps=30.0,
+            display_fps=10.0,
             screen_fraction=0.8,
             blur_sigma=1.0,
             noise_sigma=6.0,
@@ -179,7 +179,7 @@ class CameraSimulator:
             frame = cv2.GaussianBlur(frame, (0, 0), p.blur_sigma)
         frame = cv2.LUT(frame, self._tone_curve())
         if p.noise_sigma > 0:
-            noise = np.asarray(self.rng.normal(0, p.noise_sigma, size=frame.shape), dtype=np.float32)
+            noise = self.rng.standard_normal(size=frame.shape, dtype=np.float32) * np.float32(p.noise_sigma)
             frame = np.clip(frame.astype(np.float32) + noise, 0, 255).astype(np.uint8)
         ok, encoded = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, p.jpeg_quality])
         if not ok:
