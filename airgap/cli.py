@@ -21,10 +21,15 @@ from typing import BinaryIO, TextIO
 
 from airgap.camera.frames import open_source
 from airgap.errors import AirgapError, IncompleteError, RenderError, SourceError
-from airgap.link_defaults import DEFAULT_FPS, DEFAULT_MAX_FRAGMENT, DEFAULT_MODULE_PX
+from airgap.link_defaults import (
+    DEFAULT_ANIMATION_PASSES,
+    DEFAULT_FPS,
+    DEFAULT_MAX_FRAGMENT,
+    DEFAULT_MODULE_PX,
+)
 from airgap.qr.decode import DEFAULT_FRAME_DECODER, FrameDecoder
 from airgap.ur.cbor_item import check_single_item
-from airgap.ur.ur import UR, DecodeLimits, URDecoder, UREncoder, decode_lines, is_valid_type
+from airgap.ur.ur import UR, DecodeLimits, URDecoder, decode_lines, is_valid_type, parts_for_message
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_USAGE, EXIT_INCOMPLETE, EXIT_IO = 0, 1, 2, 3, 4
 
@@ -124,7 +129,9 @@ def create_parser() -> argparse.ArgumentParser:
         "then fountain parts. --out names a folder (numbered PNGs), a .gif or a .mp4.",
         epilog=EPILOG,
     )
-    _add_message_options(p, count_help="frames to write (default: 3 x the fixed-rate parts)")
+    _add_message_options(
+        p, count_help=f"frames to write (default: {DEFAULT_ANIMATION_PASSES} x the fixed-rate parts)"
+    )
     p.add_argument("--out", required=True, metavar="DIR|X.gif|X.mp4", help="where the frames go")
     p.add_argument(
         "--fps", type=_positive_float, default=DEFAULT_FPS, help="frame rate (default %(default)s)"
@@ -140,7 +147,9 @@ def create_parser() -> argparse.ArgumentParser:
         "must then fit one frame.",
         epilog=EPILOG,
     )
-    _add_message_options(p, count_help="distinct frames to loop (default: 3 x the fixed-rate parts)")
+    _add_message_options(
+        p, count_help=f"distinct frames to loop (default: {DEFAULT_ANIMATION_PASSES} x the fixed-rate parts)"
+    )
     p.add_argument(
         "--fps", type=_positive_float, default=DEFAULT_FPS, help="frame rate (default %(default)s)"
     )
@@ -198,13 +207,12 @@ def _read_message(stdin: BinaryIO, ur_type: str, limit: int) -> UR:
     return UR(ur_type, data)
 
 
-def _encoder(args: argparse.Namespace, stdin: BinaryIO) -> UREncoder:
+def _parts(args: argparse.Namespace, stdin: BinaryIO, passes: int) -> tuple[UR, list[str]]:
     ur = _read_message(stdin, args.type, DecodeLimits().max_message_len)
-    return UREncoder(ur, args.max_fragment, first_seq_num=args.first_seq)
-
-
-def _default_count(encoder: UREncoder, multiple: int) -> int:
-    return 1 if encoder.is_single_part else multiple * encoder.seq_len
+    texts = parts_for_message(
+        ur, args.max_fragment, count=args.count, passes=passes, first_seq_num=args.first_seq
+    )
+    return ur, texts
 
 
 def _limits(args: argparse.Namespace) -> DecodeLimits:
@@ -212,10 +220,8 @@ def _limits(args: argparse.Namespace) -> DecodeLimits:
 
 
 def cmd_encode(args: argparse.Namespace, stdin: BinaryIO, stdout: BinaryIO, stderr: TextIO) -> int:
-    encoder = _encoder(args, stdin)
-    count = args.count or _default_count(encoder, 1)
-    for _ in range(count):
-        part = encoder.next_part()
+    _, texts = _parts(args, stdin, passes=1)
+    for part in texts:
         stdout.write((part.upper() if args.upper else part).encode() + b"\n")
     return EXIT_OK
 
@@ -241,17 +247,11 @@ def _text_stream(stdin: BinaryIO) -> TextIO:
     return io.TextIOWrapper(stdin, encoding="ascii", errors="replace", newline=None)
 
 
-def _render(args: argparse.Namespace, stdin: BinaryIO) -> tuple[UREncoder, list[str]]:
-    encoder = _encoder(args, stdin)
-    count = args.count or _default_count(encoder, 3)
-    return encoder, [encoder.next_part() for _ in range(count)]
-
-
 def cmd_render(args: argparse.Namespace, stdin: BinaryIO, stdout: BinaryIO, stderr: TextIO) -> int:
     from airgap.qr.render import RenderSettings, render_frames
     from airgap.qr.sinks import write_gif, write_mp4, write_png_folder
 
-    _, texts = _render(args, stdin)
+    _, texts = _parts(args, stdin, passes=DEFAULT_ANIMATION_PASSES)
     frames = render_frames(texts, RenderSettings(module_px=args.module_px))
     out = Path(args.out)
     suffix = out.suffix.lower()
@@ -272,12 +272,12 @@ def cmd_show(args: argparse.Namespace, stdin: BinaryIO, stdout: BinaryIO, stderr
     from airgap.qr.render import RenderSettings, qr_matrix, render_frames
     from airgap.qr.sinks import print_terminal, show_window
 
-    encoder, texts = _render(args, stdin)
+    ur, texts = _parts(args, stdin, passes=DEFAULT_ANIMATION_PASSES)
     if args.terminal:
-        if not encoder.is_single_part:
+        if texts[0].count("/") > 1:  # ur:<type>/<n>-<len>/… is multipart
             raise RenderError(
-                f"the message needs {encoder.seq_len} frames; the terminal shows one. Use a window, "
-                f"a file, or --max-fragment {len(encoder.ur.cbor)} or more"
+                "the message needs several frames; the terminal shows one. Use a window, "
+                f"a file, or --max-fragment {len(ur.cbor)} or more"
             )
         import io
 

@@ -13,5 +13,9 @@ from __future__ import annotations
 DEFAULT_MAX_FRAGMENT = 800
 #: Display frames per second.
 DEFAULT_FPS = 8.0
+#: An animation holds this many times the fixed-rate parts: the pure parts,
+#: then fountain parts, so a camera that missed some frames on one loop
+#: catches up from mixed parts instead of waiting for the same frames again.
+DEFAULT_ANIMATION_PASSES = 3
 #: Screen pixels per QR module when rendering to files and windows.
 DEFAULT_MODULE_PX = 4

@@ -20,22 +20,23 @@ from __future__ import annotations
 import argparse
 import random
 import statistics
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import cbor2
 import numpy as np
 
 from airgap.camera.simulator import PROFILES, CameraProfile, CameraSimulator
-from airgap.link_defaults import DEFAULT_FPS, DEFAULT_MAX_FRAGMENT, DEFAULT_MODULE_PX
+from airgap.link_defaults import (
+    DEFAULT_ANIMATION_PASSES,
+    DEFAULT_FPS,
+    DEFAULT_MAX_FRAGMENT,
+    DEFAULT_MODULE_PX,
+)
 from airgap.qr.decode import FrameDecoder, payloads_in_image
 from airgap.qr.render import RenderBackend, RenderSettings, qr_matrix, render_frames, version_of
-from airgap.ur.ur import UR, ReceiveStatus, URDecoder, UREncoder
+from airgap.ur.ur import UR, ReceiveStatus, URDecoder, UREncoder, parts_for_message
 
 BENCH_PROFILES = ("720p-webcam", "480p-appliance")
 
@@ -55,9 +56,8 @@ def per_call_ms(fn: Callable[[], object], repeat: int) -> float:
 
 
 def display_frames(ur: UR, max_fragment: int, module_px: int) -> list[np.ndarray]:  # type: ignore[type-arg]
-    encoder = UREncoder(ur, max_fragment)
-    count = 1 if encoder.is_single_part else 3 * encoder.seq_len
-    return render_frames([encoder.next_part() for _ in range(count)], RenderSettings(module_px=module_px))
+    texts = parts_for_message(ur, max_fragment, passes=DEFAULT_ANIMATION_PASSES)
+    return render_frames(texts, RenderSettings(module_px=module_px))
 
 
 def run_link(

@@ -18,17 +18,20 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
 import cbor2
 
 from airgap.camera.frames import Frame
 from airgap.camera.simulator import PROFILES, CameraSimulator
-from airgap.link_defaults import DEFAULT_FPS, DEFAULT_MAX_FRAGMENT, DEFAULT_MODULE_PX
+from airgap.link_defaults import (
+    DEFAULT_ANIMATION_PASSES,
+    DEFAULT_FPS,
+    DEFAULT_MAX_FRAGMENT,
+    DEFAULT_MODULE_PX,
+)
 from airgap.qr.render import RenderSettings, render_frames
 from airgap.qr.sinks import write_gif, write_png_folder
 from airgap.scan import scan
-from airgap.ur.ur import UR, URDecoder, UREncoder
+from airgap.ur.ur import UR, URDecoder, UREncoder, parts_for_message
 
 
 def sample_request() -> bytes:
@@ -60,12 +63,11 @@ def sample_response(request: bytes) -> bytes:
 def cross(label: str, ur: UR, profile_name: str, out: Path, seed: int) -> bool:
     print(f"\n== {label}: {len(ur.cbor)} bytes as ur:{ur.type}")
     t0 = time.perf_counter()
-    encoder = UREncoder(ur, DEFAULT_MAX_FRAGMENT)
-    count = 1 if encoder.is_single_part else 3 * encoder.seq_len
-    texts = [encoder.next_part() for _ in range(count)]
+    texts = parts_for_message(ur, DEFAULT_MAX_FRAGMENT, passes=DEFAULT_ANIMATION_PASSES)
     frames = render_frames(texts, RenderSettings(module_px=DEFAULT_MODULE_PX))
     t1 = time.perf_counter()
-    kind = "single-part" if encoder.is_single_part else f"{encoder.seq_len} fixed-rate, then fountain"
+    seq_len = UREncoder(ur, DEFAULT_MAX_FRAGMENT).seq_len
+    kind = "single-part" if seq_len == 1 else f"{seq_len} fixed-rate, then fountain"
     print(
         f"   render   {len(frames)} frames ({kind}), "
         f"{frames[0].shape[1]}x{frames[0].shape[0]} px, {(t1 - t0) * 1000:.0f} ms"

@@ -16,7 +16,7 @@ size of the largest symbol so the picture does not jump between frames.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -126,7 +126,3 @@ def terminal_art(matrix: Matrix, quiet_zone: int = 2) -> str:
         row = "".join(glyph[(bool(a), bool(b))] for a, b in zip(top, bottom, strict=True))
         lines.append(f"\x1b[97;40m{row}\x1b[0m")
     return "\n".join(lines)
-
-
-def frame_sizes(frames: Sequence[Image]) -> set[tuple[int, ...]]:
-    return {f.shape for f in frames}

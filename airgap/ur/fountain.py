@@ -9,7 +9,6 @@ hard bounds added, because every part it sees comes from an untrusted camera.
 
 from __future__ import annotations
 
-import math
 from collections import deque
 from dataclasses import dataclass
 from enum import StrEnum
@@ -335,10 +334,3 @@ class FountainDecoder:
                     continue
             updated[indexes] = data
         self._mixed = updated
-
-
-def fragment_count(message_len: int, max_fragment_len: int, min_fragment_len: int = 10) -> int:
-    fragment_len = find_nominal_fragment_length(
-        message_len, min(min_fragment_len, max_fragment_len), max_fragment_len
-    )
-    return math.ceil(message_len / fragment_len)

@@ -9,8 +9,8 @@ mode); text out is the canonical lowercase form.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass
 from enum import StrEnum
 
 from airgap.errors import DecodeError, IncompleteError, LimitExceededError, PartMismatchError
@@ -95,13 +95,18 @@ class UREncoder:
 
 
 def parts_for_message(
-    ur: UR, max_fragment_len: int, count: int | None = None, first_seq_num: int = 0
-) -> Iterator[str]:
-    """``count`` part strings (default: one pass of the fixed-rate parts), looping as needed."""
+    ur: UR, max_fragment_len: int, *, count: int | None = None, passes: int = 1, first_seq_num: int = 0
+) -> list[str]:
+    """Part strings to show: ``count`` of them, or ``passes`` times the fixed-rate parts.
+
+    The fixed-rate parts come first (a clean capture needs nothing else), then
+    fountain parts. A single-part message repeats its one part ``count`` times (default once).
+    """
     encoder = UREncoder(ur, max_fragment_len, first_seq_num)
-    total = encoder.seq_len if count is None else count
-    for _ in range(total):
-        yield encoder.next_part()
+    if encoder.is_single_part:
+        return [encoder.next_part()] * (count or 1)
+    total = count if count is not None else passes * encoder.seq_len
+    return [encoder.next_part() for _ in range(total)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,7 +197,6 @@ class Progress:
         return text
 
 
-@dataclass
 class URDecoder:
     """Assembles one UR from text in any order; never derails on bad or foreign input.
 
@@ -204,16 +208,19 @@ class URDecoder:
     because no amount of further input can fix them.
     """
 
-    limits: DecodeLimits = field(default_factory=DecodeLimits)
-    expected_types: frozenset[str] | None = None
-    _type: str | None = None
-    _fountain: FountainDecoder | None = None
-    _result: UR | None = None
-    _parts_seen: int = 0
-    _foreign: int = 0
-    _invalid: int = 0
-    _last_status: ReceiveStatus | None = None
-    _last_error: str | None = None
+    def __init__(
+        self, *, limits: DecodeLimits | None = None, expected_types: frozenset[str] | None = None
+    ) -> None:
+        self.limits = limits or DecodeLimits()
+        self.expected_types = expected_types
+        self._type: str | None = None
+        self._fountain: FountainDecoder | None = None
+        self._result: UR | None = None
+        self._parts_seen = 0
+        self._foreign = 0
+        self._invalid = 0
+        self._last_status: ReceiveStatus | None = None
+        self._last_error: str | None = None
 
     @property
     def result(self) -> UR | None:

@@ -11,16 +11,15 @@ import pytest
 from airgap.camera.simulator import PROFILES, CameraProfile, CameraSimulator, lost_display_frames
 from airgap.qr.decode import payloads_in_image
 from airgap.qr.render import RenderSettings, render_frames
-from airgap.ur.ur import UR, ReceiveStatus, URDecoder, UREncoder
+from airgap.ur.ur import UR, ReceiveStatus, URDecoder, parts_for_message
 
 WEBCAM = PROFILES["720p-webcam"]
 APPLIANCE = PROFILES["480p-appliance"]
 
 
 def display_frames(ur: UR, max_fragment: int, multiple: int = 3) -> list[np.ndarray]:  # type: ignore[type-arg]
-    encoder = UREncoder(ur, max_fragment)
-    count = 1 if encoder.is_single_part else multiple * encoder.seq_len
-    return render_frames([encoder.next_part() for _ in range(count)], RenderSettings(module_px=4))
+    texts = parts_for_message(ur, max_fragment, passes=multiple)
+    return render_frames(texts, RenderSettings(module_px=4))
 
 
 def link(ur: UR, profile: CameraProfile, max_fragment: int, seed: int, seconds: float) -> URDecoder:
