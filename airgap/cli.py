@@ -172,6 +172,12 @@ def create_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=_positive_float, metavar="S", help="give up after S seconds")
     p.add_argument("--stats", action="store_true", help="finish stderr with one JSON line of statistics")
     p.add_argument(
+        "--in-process",
+        action="store_true",
+        help="decode frames in this process instead of a memory-limited child process (faster start; "
+        "a decoder crash then takes the scan down)",
+    )
+    p.add_argument(
         "--decoder",
         type=FrameDecoder,
         choices=list(FrameDecoder),
@@ -292,18 +298,27 @@ def cmd_show(args: argparse.Namespace, stdin: BinaryIO, stdout: BinaryIO, stderr
 
 
 def cmd_scan(args: argparse.Namespace, stdin: BinaryIO, stdout: BinaryIO, stderr: TextIO) -> int:
-    from airgap.scan import ProgressBar, scan
+    from contextlib import ExitStack
+    from functools import partial
 
-    source = open_source(args.source, _text_stream(stdin))
+    from airgap.qr.decode import payloads_in_image
+    from airgap.qr.isolated import IsolatedDecoder
+    from airgap.scan import ImageDecoder, ProgressBar, scan
+
     bar = ProgressBar(stderr)
-    try:
+    with ExitStack() as stack:
+        source = open_source(args.source, _text_stream(stdin))
+        stack.callback(source.close)
+        stack.callback(bar.finish)
+        decode_image: ImageDecoder
+        if args.in_process or args.source == "-":
+            decode_image = partial(payloads_in_image, decoder=args.decoder)
+        else:
+            decode_image = stack.enter_context(IsolatedDecoder(args.decoder))
         decoder = URDecoder(limits=_limits(args), expected_types=_expected(args))
         result = scan(
-            source.frames(), decoder, frame_decoder=args.decoder, timeout=args.timeout, on_progress=bar
+            source.frames(), decoder, decode_image=decode_image, timeout=args.timeout, on_progress=bar
         )
-    finally:
-        bar.finish()
-        source.close()
     if result.ur is not None:
         stdout.write(result.ur.cbor)
         stdout.flush()

@@ -9,10 +9,15 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from typing import TextIO
 
+import numpy as np
+import numpy.typing as npt
+
 from airgap.camera.frames import Frame
 from airgap.errors import DecodeError
-from airgap.qr.decode import DEFAULT_FRAME_DECODER, FrameDecoder, payloads_in_image
+from airgap.qr.decode import payloads_in_image
 from airgap.ur.ur import UR, Progress, ReceiveStatus, URDecoder
+
+ImageDecoder = Callable[[npt.NDArray[np.uint8]], list[str]]
 
 
 @dataclass(slots=True)
@@ -48,14 +53,16 @@ def scan(
     frames: Iterable[Frame],
     decoder: URDecoder,
     *,
-    frame_decoder: FrameDecoder = DEFAULT_FRAME_DECODER,
+    decode_image: ImageDecoder = payloads_in_image,
     timeout: float | None = None,
     clock: Callable[[], float] = time.monotonic,
     on_progress: Callable[[Progress], None] | None = None,
 ) -> ScanResult:
     """Feed frames to ``decoder`` until it completes, the frames end, or ``timeout`` passes.
 
-    Unreadable frames and non-UR payloads are counted and skipped. A message
+    ``decode_image`` turns an image into QR payloads: in-process by default,
+    or an ``IsolatedDecoder``. Unreadable frames and non-UR payloads are
+    counted and skipped. A message
     that breaks a hard cap or fails its checksum raises (DecodeError), since
     no further frame can repair it.
     """
@@ -64,7 +71,7 @@ def scan(
     timed_out = False
     for frame in frames:
         stats.frames_read += 1
-        for text in _payloads(frame, frame_decoder, stats):
+        for text in _payloads(frame, decode_image, stats):
             status = decoder.receive(text)
             if on_progress is not None and status is not ReceiveStatus.NOT_UR:
                 on_progress(decoder.progress)
@@ -85,7 +92,7 @@ def scan(
     return ScanResult(decoder.result, stats, progress, timed_out)
 
 
-def _payloads(frame: Frame, frame_decoder: FrameDecoder, stats: ScanStats) -> list[str]:
+def _payloads(frame: Frame, decode_image: ImageDecoder, stats: ScanStats) -> list[str]:
     if frame.unreadable:
         stats.frames_unreadable += 1
         return []
@@ -93,7 +100,7 @@ def _payloads(frame: Frame, frame_decoder: FrameDecoder, stats: ScanStats) -> li
         found = [frame.text]
     elif frame.image is not None:
         try:
-            found = payloads_in_image(frame.image, frame_decoder)
+            found = decode_image(frame.image)
         except DecodeError:
             stats.frames_unreadable += 1
             return []

@@ -62,10 +62,11 @@ def payloads_in_image(
         raw = _pyzbar(gray)
     else:
         raw = _opencv(gray)
-    return [text for text in raw if _plausible(text)]
+    return [text for text in raw if is_plausible_payload(text)]
 
 
-def _plausible(text: str) -> bool:
+def is_plausible_payload(text: str) -> bool:
+    """Could this be UR text? Printable ASCII of bounded length."""
     return 0 < len(text) <= MAX_PAYLOAD_CHARS and text.isascii() and text.isprintable()
 
 
