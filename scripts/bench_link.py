@@ -132,7 +132,10 @@ def bench_sweep(seeds: int, fragments: Sequence[int], rates: Sequence[float]) ->
             profile = replace(PROFILES[name], display_fps=fps)
             for fragment in fragments:
                 frames = display_frames(ur, fragment, DEFAULT_MODULE_PX)
-                results = [run_link(ur, profile, fragment, seed, frames=frames) for seed in range(seeds)]
+                results = [
+                    run_link(ur, profile, fragment, seed, frames=frames, max_seconds=20.0)
+                    for seed in range(seeds)
+                ]
                 rates_kbs = [len(ur.cbor) / 1000 / r[0] if r[0] else 0.0 for r in results]
                 hit = sum(r[2] for r in results) / max(1, sum(r[1] for r in results))
                 version = version_of(qr_matrix(UREncoder(ur, fragment).next_part()))

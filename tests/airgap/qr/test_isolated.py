@@ -52,7 +52,7 @@ def test_decodes_like_the_in_process_decoder(decoder: IsolatedDecoder) -> None:
 @pytest.mark.parametrize("marker", [CRASH, HANG, HOG], ids=["crash", "hang", "memory"])
 def test_failure_costs_one_frame_then_recovers(decoder: IsolatedDecoder, marker: int) -> None:
     restarts = decoder.restarts
-    with pytest.raises(DecodeError, match="crashed|no answer|refused"):
+    with pytest.raises(DecodeError, match=r"crashed|no answer|refused"):
         decoder(frame(marker))
     assert decoder(frame()) == [TEXT]
     assert decoder.restarts >= restarts + (0 if marker == HOG else 1)
