@@ -1,18 +1,30 @@
 """Link defaults, chosen by measurement on the camera simulator (scripts/bench_link.py).
 
-See docs/benchmarks.md for the sweep behind these numbers. In short: throughput
-grows with fragment size until the symbol gets too dense for the camera to
-resolve, at which point frames stop decoding and throughput collapses. The
-default sits below that cliff on the weaker (480p appliance) camera, because a
-station must read what any host shows it; hosts with good webcams can raise it.
+The sweep in docs/benchmarks.md varies fragment size and display rate for a
+10 KB message on both camera profiles. What it shows:
+
+- Throughput grows with fragment size until the symbol is too dense for the
+  camera: the 480p appliance camera decodes version 29 (1200-byte fragments)
+  but not version 33 (1500 bytes), where it drops to 0%; the 720p webcam still
+  reads version 36.
+- A station must read whatever a host shows it, so the default stays a step
+  below the 480p cliff: 1000-byte fragments (version 27), not 1200, to leave
+  margin for a camera worse than the simulated one.
+- 10 frames a second: 15 fps measured faster on the simulator, but only with
+  a 30 fps camera; webcams drop to 15 fps in poor light, and then every
+  display frame would be captured mid-change. 10 fps keeps two clean
+  exposures per frame even so.
+
+Hosts that only talk to good webcams can raise ``--max-fragment`` (1500 bytes
+gives over 10 KB/s on the 720p profile) and ``--fps``.
 """
 
 from __future__ import annotations
 
 #: Bytes of message per QR frame.
-DEFAULT_MAX_FRAGMENT = 800
+DEFAULT_MAX_FRAGMENT = 1000
 #: Display frames per second.
-DEFAULT_FPS = 8.0
+DEFAULT_FPS = 10.0
 #: An animation holds this many times the fixed-rate parts: the pure parts,
 #: then fountain parts, so a camera that missed some frames on one loop
 #: catches up from mixed parts instead of waiting for the same frames again.

@@ -9,7 +9,6 @@ hard bounds added, because every part it sees comes from an untrusted camera.
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
@@ -119,10 +118,6 @@ def choose_fragments(seq_num: int, seq_len: int, checksum: int) -> frozenset[int
     return frozenset(shuffled(list(range(seq_len)), rng, degree))
 
 
-def _xor(a: bytes, b: bytes) -> bytes:
-    return (int.from_bytes(a, "big") ^ int.from_bytes(b, "big")).to_bytes(len(a), "big")
-
-
 class FountainEncoder:
     """Produces parts 1, 2, 3, … for a message; pure and deterministic from ``first_seq_num``."""
 
@@ -186,29 +181,33 @@ class PartStatus(StrEnum):
     IGNORED = "ignored"  # the message was already complete
 
 
-@dataclass(frozen=True, slots=True)
-class _Held:
-    indexes: frozenset[int]
-    data: bytes
-
-
 class FountainDecoder:
     """Reassembles one message from parts in any order, bounded in memory.
 
+    The reference decoder only "peels": it XORs a mixed part with parts whose
+    fragment sets are strict subsets of it. This one solves the same linear
+    system over GF(2) by incremental Gaussian elimination, which recovers the
+    message from any seqLen independent parts. Same parts, same message, but
+    fewer parts needed: on a 100-fragment stream with 28% loss the reference
+    needs a median of 1.56 parts per fragment received, this one 1.07
+    (docs/benchmarks.md).
+
+    Each part becomes a row: a bitmask of the fragments it mixes and their XOR.
+    Rows are kept keyed by their lowest set bit, so inserting a part reduces it
+    by at most seqLen rows and a part that adds nothing reduces to zero. At
+    most seqLen rows are held, each one fragment long: memory stays within the
+    message length (itself capped) plus padding, whatever a hostile stream sends.
+
     The first accepted part fixes the message identity (seqLen, messageLen,
     checksum, fragment length); parts that disagree are reported FOREIGN and
-    change nothing. Mixed parts held at once are capped, so a hostile stream of
-    distinct high-degree parts cannot grow memory past a small multiple of the
-    message length, itself capped by ``max_message_len``.
+    change nothing.
     """
 
     def __init__(self, *, max_message_len: int, max_seq_len: int) -> None:
         self._max_message_len = max_message_len
         self._max_seq_len = max_seq_len
         self._identity: tuple[int, int, int, int] | None = None
-        self._simple: dict[int, bytes] = {}
-        self._mixed: dict[frozenset[int], bytes] = {}
-        self._mixed_cap = 0
+        self._rows: dict[int, tuple[int, int]] = {}  # pivot -> (fragment mask, XOR of fragments)
         self._result: bytes | None = None
         self.parts_processed = 0
         self.parts_useful = 0
@@ -223,17 +222,16 @@ class FountainDecoder:
         return self._identity[0] if self._identity else None
 
     @property
-    def received_fragment_count(self) -> int:
-        return len(self._simple)
+    def rank(self) -> int:
+        """Independent parts held: fragments' worth of information recovered so far."""
+        return self._identity[0] if self._result is not None and self._identity else len(self._rows)
 
     @property
     def progress(self) -> float:
-        """Fraction of fragments recovered, 0.0 to 1.0."""
-        if self._result is not None:
-            return 1.0
+        """Fraction of the message's information recovered, 0.0 to 1.0."""
         if self._identity is None:
             return 0.0
-        return len(self._simple) / self._identity[0]
+        return self.rank / self._identity[0]
 
     @property
     def result(self) -> bytes | None:
@@ -261,76 +259,47 @@ class FountainDecoder:
             return PartStatus.FOREIGN
         if self._identity is None:
             self._identity = (part.seq_len, part.message_len, part.checksum, len(part.data))
-            self._mixed_cap = max(32, 2 * part.seq_len)
         self.parts_processed += 1
-        indexes = choose_fragments(part.seq_num, part.seq_len, part.checksum)
-        before = (len(self._simple), len(self._mixed))
-        self._process(_Held(indexes, part.data))
-        if self._result is not None:
-            self.parts_useful += 1
+        mask = 0
+        for index in choose_fragments(part.seq_num, part.seq_len, part.checksum):
+            mask |= 1 << index
+        if not self._insert(mask, int.from_bytes(part.data, "big")):
+            return PartStatus.DUPLICATE
+        self.parts_useful += 1
+        if len(self._rows) == part.seq_len:
+            self._solve()
             return PartStatus.COMPLETE
-        if (len(self._simple), len(self._mixed)) != before:
-            self.parts_useful += 1
-            return PartStatus.NEW
-        return PartStatus.DUPLICATE
+        return PartStatus.NEW
 
-    def _process(self, first: _Held) -> None:
-        queue: deque[_Held] = deque([first])
-        while queue and self._result is None:
-            part = queue.popleft()
-            if len(part.indexes) == 1:
-                self._process_simple(part, queue)
-            else:
-                self._process_mixed(part, queue)
+    def _insert(self, mask: int, data: int) -> bool:
+        """Reduce a row by the rows held; keep it if anything is left. True if it was new."""
+        rows = self._rows
+        while mask:
+            pivot = (mask & -mask).bit_length() - 1
+            row = rows.get(pivot)
+            if row is None:
+                rows[pivot] = (mask, data)
+                return True
+            mask ^= row[0]
+            data ^= row[1]
+        return False
 
-    def _process_simple(self, part: _Held, queue: deque[_Held]) -> None:
-        (index,) = part.indexes
-        if index in self._simple:
-            return
-        self._simple[index] = part.data
+    def _solve(self) -> None:
+        """Back-substitute from the highest pivot down, then check the message CRC-32."""
         assert self._identity is not None
-        seq_len, message_len, checksum, _ = self._identity
-        if len(self._simple) == seq_len:
-            message = join_fragments([self._simple[i] for i in range(seq_len)], message_len)
-            if crc32(message) != checksum:
-                raise ChecksumError("fountain: reassembled message fails its checksum")
-            self._result = message
-            return
-        self._reduce_mixed_by(part, queue)
-
-    def _process_mixed(self, part: _Held, queue: deque[_Held]) -> None:
-        if part.indexes in self._mixed:
-            return
-        indexes, data = part.indexes, part.data
-        # Reduce by known simple fragments, then by held mixed parts that are subsets.
-        known = indexes & self._simple.keys()
-        for i in known:
-            data = _xor(data, self._simple[i])
-        indexes = indexes - known
-        for held_indexes, held_data in list(self._mixed.items()):
-            if held_indexes < indexes:
-                indexes = indexes - held_indexes
-                data = _xor(data, held_data)
-        if not indexes:
-            return
-        reduced = _Held(frozenset(indexes), data)
-        if len(reduced.indexes) == 1:
-            queue.append(reduced)
-            return
-        if reduced.indexes in self._mixed:
-            return
-        self._reduce_mixed_by(reduced, queue)
-        if len(self._mixed) < self._mixed_cap:
-            self._mixed[reduced.indexes] = reduced.data
-
-    def _reduce_mixed_by(self, part: _Held, queue: deque[_Held]) -> None:
-        updated: dict[frozenset[int], bytes] = {}
-        for indexes, data in self._mixed.items():
-            if part.indexes < indexes:
-                indexes = indexes - part.indexes
-                data = _xor(data, part.data)
-                if len(indexes) == 1:
-                    queue.append(_Held(indexes, data))
-                    continue
-            updated[indexes] = data
-        self._mixed = updated
+        seq_len, message_len, checksum, fragment_len = self._identity
+        solved: list[int] = [0] * seq_len
+        for pivot in range(seq_len - 1, -1, -1):
+            mask, data = self._rows[pivot]
+            rest = mask ^ (1 << pivot)
+            while rest:
+                low = rest & -rest
+                data ^= solved[low.bit_length() - 1]
+                rest ^= low
+            solved[pivot] = data
+        fragments = [value.to_bytes(fragment_len, "big") for value in solved]
+        message = join_fragments(fragments, message_len)
+        if crc32(message) != checksum:
+            raise ChecksumError("fountain: reassembled message fails its checksum")
+        self._result = message
+        self._rows = {}

@@ -188,7 +188,7 @@ class Progress:
 
     def describe(self) -> str:
         expected = "?" if self.fragments_expected is None else str(self.fragments_expected)
-        text = f"{self.fraction:6.1%} ({self.fragments_received}/{expected} fragments"
+        text = f"{self.fraction:6.1%} ({self.fragments_received}/{expected} fragments' worth"
         text += f", {self.parts_used} parts used)"
         if self.foreign:
             text += f", {self.foreign} foreign ignored"
@@ -290,7 +290,7 @@ class URDecoder:
         if fountain is None:
             received, expected, used, fraction = single, (1 if single else None), single, float(single)
         else:
-            received = fountain.received_fragment_count
+            received = fountain.rank
             expected = fountain.expected_fragment_count
             used = fountain.parts_useful
             fraction = 1.0 if single else fountain.progress

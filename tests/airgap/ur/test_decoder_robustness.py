@@ -216,7 +216,7 @@ def test_corrupt_message_with_valid_parts_fails_checksum() -> None:
         feed(decoder, texts)
 
 
-def test_mixed_part_memory_is_capped() -> None:
+def test_held_rows_never_exceed_the_fragment_count() -> None:
     ur = message_ur(5000)
     encoder = UREncoder(ur, 20)
     fountain = parts(ur, 3000, max_fragment=20, first_seq=encoder.seq_len)
@@ -224,7 +224,24 @@ def test_mixed_part_memory_is_capped() -> None:
     for text in fountain:
         decoder.receive(text)
         assert decoder._fountain is not None
-        assert len(decoder._fountain._mixed) <= max(32, 2 * encoder.seq_len)
+        assert len(decoder._fountain._rows) <= encoder.seq_len
         if decoder.is_complete:
             break
     assert decoder.result == ur
+    assert decoder._fountain is not None and decoder._fountain._rows == {}
+
+
+def test_fountain_only_stream_completes_with_little_overhead() -> None:
+    # A part that is the XOR of two held mixed parts adds nothing; one that is
+    # independent of them completes the system even with no simple part at all.
+    ur = message_ur(5000)
+    encoder = UREncoder(ur, 100)
+    stream = parts(ur, 10 * encoder.seq_len, max_fragment=100, first_seq=encoder.seq_len)
+    decoder = URDecoder()
+    used = 0
+    for text in stream:
+        used += 1
+        if decoder.receive(text) is ReceiveStatus.COMPLETE:
+            break
+    assert decoder.result == ur
+    assert used <= 1.5 * encoder.seq_len
