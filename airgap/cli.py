@@ -239,6 +239,7 @@ def cmd_decode(args: argparse.Namespace, stdin: BinaryIO, stdout: BinaryIO, stde
     lines = (f.text for f in TextLineSource(text).frames() if f.text is not None)
     decoder = URDecoder(limits=_limits(args), expected_types=_expected(args))
     ur = decode_lines(lines, decoder)
+    check_single_item(ur.cbor)  # a UR's payload must be CBOR; refuse to pass anything else on
     stdout.write(ur.cbor)
     return EXIT_OK
 
@@ -320,6 +321,7 @@ def cmd_scan(args: argparse.Namespace, stdin: BinaryIO, stdout: BinaryIO, stderr
             source.frames(), decoder, decode_image=decode_image, timeout=args.timeout, on_progress=bar
         )
     if result.ur is not None:
+        check_single_item(result.ur.cbor)
         stdout.write(result.ur.cbor)
         stdout.flush()
     code = EXIT_OK

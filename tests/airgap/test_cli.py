@@ -129,3 +129,11 @@ def test_usage_errors_exit_2() -> None:
     with pytest.raises(SystemExit) as exc:
         main(["encode"], stdin=io.BytesIO(), stdout=io.BytesIO(), stderr=io.StringIO())
     assert exc.value.code == 2
+
+
+def test_decode_refuses_a_payload_that_is_not_cbor() -> None:
+    from airgap.ur.ur import UR, encode_single
+
+    text = encode_single(UR("x-test", b"\x01\x02"))  # two CBOR items, not one
+    code, out, err = run(["decode"], text.encode())
+    assert code == EXIT_BAD_INPUT and out == b"" and "more than one CBOR item" in err
