@@ -15,14 +15,18 @@ The sweep in docs/benchmarks.md varies fragment size and display rate for a
   display frame would be captured mid-change. 10 fps keeps two clean
   exposures per frame even so.
 
-Hosts that only talk to good webcams can raise ``--max-fragment`` (1500 bytes
-gives over 10 KB/s on the 720p profile) and ``--fps``.
+When the receiver is known to be a 720p-class webcam (the host reading a
+station's answer, or host to host), ``WEBCAM_MAX_FRAGMENT`` applies: 1500-byte
+fragments (version 33) give over 10 KB/s on the 720p profile at 10 fps, which
+the 480p camera cannot read at all.
 """
 
 from __future__ import annotations
 
 #: Bytes of message per QR frame.
 DEFAULT_MAX_FRAGMENT = 1000
+#: Bytes per frame when the receiving camera is a 720p-class webcam.
+WEBCAM_MAX_FRAGMENT = 1500
 #: Display frames per second.
 DEFAULT_FPS = 10.0
 #: An animation holds this many times the fixed-rate parts: the pure parts,

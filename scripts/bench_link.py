@@ -33,15 +33,15 @@ from airgap.link_defaults import (
     DEFAULT_FPS,
     DEFAULT_MAX_FRAGMENT,
     DEFAULT_MODULE_PX,
+    WEBCAM_MAX_FRAGMENT,
 )
 from airgap.qr.decode import FrameDecoder, payloads_in_image
 from airgap.qr.isolated import IsolatedDecoder
 from airgap.qr.render import RenderBackend, RenderSettings, qr_matrix, render_frames, version_of
+from airgap.ur.fountain import FountainDecoder, FountainEncoder, PartStatus, choose_fragments
 from airgap.ur.ur import UR, ReceiveStatus, URDecoder, UREncoder, parts_for_message
 
 BENCH_PROFILES = ("720p-webcam", "480p-appliance")
-#: A host talking only to good webcams can afford denser symbols (see the sweep).
-TUNED_720P_FRAGMENT = 1500
 
 
 def message(length: int, seed: int = 1) -> UR:
@@ -167,7 +167,7 @@ def bench_sweep(seeds: int, fragments: Sequence[int], rates: Sequence[float]) ->
 def bench_throughput(seeds: int, sizes: Sequence[int]) -> str:
     rows = []
     configs = [(name, DEFAULT_MAX_FRAGMENT) for name in BENCH_PROFILES] + [
-        ("720p-webcam", TUNED_720P_FRAGMENT)
+        ("720p-webcam", WEBCAM_MAX_FRAGMENT)
     ]
     for name, fragment in configs:
         profile = replace(PROFILES[name], display_fps=DEFAULT_FPS)
@@ -203,6 +203,70 @@ def bench_throughput(seeds: int, sizes: Sequence[int]) -> str:
     return table(headers, rows)
 
 
+def peeling_parts_needed(seq_len: int, checksum: int, order: Sequence[int]) -> int:
+    """Parts received until the reference (peeling-only) decoder completes; fragment sets only."""
+    simple: set[int] = set()
+    mixed: set[frozenset[int]] = set()
+    for count, seq_num in enumerate(order, start=1):
+        queue = [choose_fragments(seq_num, seq_len, checksum)]
+        while queue:
+            part = queue.pop()
+            if len(part) == 1:
+                if part <= simple:
+                    continue
+                simple |= part
+                for held in [m for m in mixed if part < m]:
+                    mixed.discard(held)
+                    queue.append(held - part)
+                continue
+            part = part - simple
+            for held in list(mixed):
+                if held < part:
+                    part = part - held
+            if len(part) == 1:
+                queue.append(part)
+            elif part and part not in mixed:
+                for held in [m for m in mixed if part < m]:
+                    mixed.discard(held)
+                    queue.append(held - part)
+                mixed.add(part)
+        if len(simple) == seq_len:
+            return count
+    return len(order) + 1
+
+
+def bench_fountain(seeds: int, loss: float = 0.28) -> str:
+    """Parts received per fragment until complete, for a looping 3-pass animation with loss."""
+    rows = []
+    for seq_len in (10, 30, 100, 300):
+        ours, reference = [], []
+        for seed in range(seeds):
+            rng = random.Random(seed)
+            data = rng.randbytes(seq_len * 20)
+            encoder = FountainEncoder(data, 20)
+            loop = 3 * seq_len
+            start = rng.randrange(loop)
+            order = [(start + i) % loop + 1 for i in range(20 * loop) if rng.random() >= loss]
+            reference.append(peeling_parts_needed(seq_len, encoder.checksum, order) / seq_len)
+            decoder = FountainDecoder(max_message_len=len(data), max_seq_len=seq_len)
+            for count, seq_num in enumerate(order, start=1):
+                if decoder.receive(encoder.part_at(seq_num)) is PartStatus.COMPLETE:
+                    ours.append(count / seq_len)
+                    break
+        rows.append(
+            (
+                seq_len,
+                f"{statistics.median(reference):.2f}",
+                f"{max(reference):.2f}",
+                f"{statistics.median(ours):.2f}",
+                f"{max(ours):.2f}",
+            )
+        )
+    return table(
+        ["fragments", "peeling median", "peeling worst", "elimination median", "elimination worst"], rows
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -211,7 +275,9 @@ def main() -> None:
         "--seeds", type=int, default=5, help="simulator seeds per cell (worst case over them)"
     )
     parser.add_argument("--quick", action="store_true", help="fewer seeds and no sweep, for a smoke run")
-    parser.add_argument("--only", choices=["render", "decoders", "sweep", "throughput"], action="append")
+    parser.add_argument(
+        "--only", choices=["render", "decoders", "fountain", "sweep", "throughput"], action="append"
+    )
     args = parser.parse_args()
     seeds = 2 if args.quick else args.seeds
     parts = args.only or (
@@ -228,6 +294,9 @@ def main() -> None:
     if "decoders" in parts:
         print("### Decode, per camera frame (10 KB message at the defaults)\n")
         print(bench_decoders(seeds) + "\n")
+    if "fountain" in parts:
+        print("### Fountain decoding: parts received per fragment until complete (28% loss, 3-pass loop)\n")
+        print(bench_fountain(seeds=4 * seeds) + "\n")
     if "sweep" in parts:
         print("### Sweep: 10 KB message, effective KB/s by fragment size and display rate\n")
         print(bench_sweep(seeds, (400, 600, 800, 1000, 1200, 1500, 1800), (5.0, 8.0, 10.0, 15.0)) + "\n")

@@ -188,9 +188,9 @@ class FountainDecoder:
     fragment sets are strict subsets of it. This one solves the same linear
     system over GF(2) by incremental Gaussian elimination, which recovers the
     message from any seqLen independent parts. Same parts, same message, but
-    fewer parts needed: on a 100-fragment stream with 28% loss the reference
-    needs a median of 1.56 parts per fragment received, this one 1.07
-    (docs/benchmarks.md).
+    fewer parts needed: on a 100-fragment looping stream with 28% loss the
+    reference needs a median of 1.38 parts per fragment received, this one
+    1.10 (docs/benchmarks.md).
 
     Each part becomes a row: a bitmask of the fragments it mixes and their XOR.
     Rows are kept keyed by their lowest set bit, so inserting a part reduces it
