@@ -71,6 +71,15 @@ def _add_message_options(p: argparse.ArgumentParser, *, count_help: str) -> None
     p.add_argument("--count", type=_positive_int, metavar="C", help=count_help)
 
 
+def _add_display_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--fps", type=_positive_float, default=DEFAULT_FPS, help="frame rate (default %(default)s)"
+    )
+    p.add_argument(
+        "--module-px", type=_positive_int, default=DEFAULT_MODULE_PX, help="screen pixels per QR module"
+    )
+
+
 def _add_limit_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--max-message-bytes",
@@ -133,10 +142,7 @@ def create_parser() -> argparse.ArgumentParser:
         p, count_help=f"frames to write (default: {DEFAULT_ANIMATION_PASSES} x the fixed-rate parts)"
     )
     p.add_argument("--out", required=True, metavar="DIR|X.gif|X.mp4", help="where the frames go")
-    p.add_argument(
-        "--fps", type=_positive_float, default=DEFAULT_FPS, help="frame rate (default %(default)s)"
-    )
-    p.add_argument("--module-px", type=_positive_int, default=DEFAULT_MODULE_PX, help="pixels per QR module")
+    _add_display_options(p)
     p.set_defaults(func=cmd_render)
 
     p = sub.add_parser(
@@ -150,10 +156,7 @@ def create_parser() -> argparse.ArgumentParser:
     _add_message_options(
         p, count_help=f"distinct frames to loop (default: {DEFAULT_ANIMATION_PASSES} x the fixed-rate parts)"
     )
-    p.add_argument(
-        "--fps", type=_positive_float, default=DEFAULT_FPS, help="frame rate (default %(default)s)"
-    )
-    p.add_argument("--module-px", type=_positive_int, default=DEFAULT_MODULE_PX, help="pixels per QR module")
+    _add_display_options(p)
     p.add_argument("--terminal", action="store_true", help="print one QR code as text instead")
     p.add_argument("--seconds", type=_positive_float, help="close the window after this long")
     p.set_defaults(func=cmd_show)
