@@ -4,8 +4,9 @@
 Until the HSM and ceremony issues land, the demo exercises what exists: the
 link. A sample request (CBOR) is rendered as animated QR frames on the "host"
 screen, captured by a simulated 480p appliance camera and reassembled; a
-sample response goes back the other way through a simulated 720p webcam.
-Every artefact lands under --out. Exit code 0 only when both crossings
+sample response and a 40 KB sample audit export go back the other way
+through a simulated 720p webcam.
+Every artefact lands under --out. Exit code 0 only when every crossing
 reproduce their message byte for byte.
 """
 
@@ -27,6 +28,7 @@ from airgap.link_defaults import (
     DEFAULT_FPS,
     DEFAULT_MAX_FRAGMENT,
     DEFAULT_MODULE_PX,
+    WEBCAM_MAX_FRAGMENT,
 )
 from airgap.qr.render import RenderSettings, render_frames
 from airgap.qr.sinks import write_gif, write_png_folder
@@ -60,13 +62,30 @@ def sample_response(request: bytes) -> bytes:
     )
 
 
-def cross(label: str, ur: UR, profile_name: str, out: Path, seed: int) -> bool:
+def sample_export() -> bytes:
+    """A stand-in for a station's audit-log export: 200 hash-chained entries, about 40 KB."""
+    entries = []
+    head = bytes(32)
+    for seq in range(200):
+        body = {
+            "seq": seq,
+            "at": 1_795_000_000 + 60 * seq,
+            "event": "signature",
+            "prev": head,
+            "note": "x" * 100,
+        }
+        head = hashlib.sha256(cbor2.dumps(body, canonical=True)).digest()
+        entries.append({**body, "head": head})
+    return cbor2.dumps({"version": 1, "station": "station-2", "entries": entries}, canonical=True)
+
+
+def cross(label: str, ur: UR, profile_name: str, max_fragment: int, out: Path, seed: int) -> bool:
     print(f"\n== {label}: {len(ur.cbor)} bytes as ur:{ur.type}")
     t0 = time.perf_counter()
-    texts = parts_for_message(ur, DEFAULT_MAX_FRAGMENT, passes=DEFAULT_ANIMATION_PASSES)
+    texts = parts_for_message(ur, max_fragment, passes=DEFAULT_ANIMATION_PASSES)
     frames = render_frames(texts, RenderSettings(module_px=DEFAULT_MODULE_PX))
     t1 = time.perf_counter()
-    seq_len = UREncoder(ur, DEFAULT_MAX_FRAGMENT).seq_len
+    seq_len = UREncoder(ur, max_fragment).seq_len
     kind = "single-part" if seq_len == 1 else f"{seq_len} fixed-rate, then fountain"
     print(
         f"   render   {len(frames)} frames ({kind}), "
@@ -91,7 +110,8 @@ def cross(label: str, ur: UR, profile_name: str, out: Path, seed: int) -> bool:
     print(
         f"   scan     {profile_name} camera (simulated): {result.stats.frames_read} frames read, "
         f"{result.stats.frames_decoded} decoded, {result.stats.parts_used} parts used; "
-        f"{display_s:.1f} s of display time, {(t2 - t1) * 1000:.0f} ms machine time"
+        f"{display_s:.1f} s of display time ({len(ur.cbor) / 1000 / display_s:.1f} KB/s), "
+        f"{(t2 - t1) * 1000:.0f} ms machine time"
     )
     write_png_folder([f.image for f in seen if f.image is not None], out / f"{label}-camera")
     ok = result.ur == ur
@@ -110,11 +130,25 @@ def main() -> int:
     start = time.perf_counter()
     request = sample_request()
     (args.out / "request.cbor").write_bytes(request)
-    ok = cross("request", UR("x-spend-request", request), "480p-appliance", args.out, args.seed)
+    # Host screen -> station camera: the density the weaker camera reads.
+    ok = cross(
+        "request", UR("x-spend-request", request), "480p-appliance", DEFAULT_MAX_FRAGMENT, args.out, args.seed
+    )
     response = sample_response(request)
     (args.out / "response.cbor").write_bytes(response)
-    ok = (
-        cross("response", UR("x-signature-response", response), "720p-webcam", args.out, args.seed + 1) and ok
+    # Station screen -> host webcam: denser frames, as a 720p webcam reads them.
+    ok &= cross(
+        "response",
+        UR("x-signature-response", response),
+        "720p-webcam",
+        WEBCAM_MAX_FRAGMENT,
+        args.out,
+        args.seed + 1,
+    )
+    export = sample_export()
+    (args.out / "export.cbor").write_bytes(export)
+    ok &= cross(
+        "export", UR("x-audit-export", export), "720p-webcam", WEBCAM_MAX_FRAGMENT, args.out, args.seed + 2
     )
     verdict = "OK" if ok else "FAILED"
     print(f"\n{verdict}: demo finished in {time.perf_counter() - start:.1f} s; artefacts in {args.out}")
