@@ -254,9 +254,9 @@ class FountainDecoder:
     def receive(self, part: FountainPart) -> PartStatus:
         if self._result is not None:
             return PartStatus.IGNORED
-        self.check_limits(part)
         if not self.matches(part):
-            return PartStatus.FOREIGN
+            return PartStatus.FOREIGN  # never allocated for, so no cap applies
+        self.check_limits(part)
         if self._identity is None:
             self._identity = (part.seq_len, part.message_len, part.checksum, len(part.data))
         self.parts_processed += 1

@@ -203,9 +203,10 @@ class URDecoder:
     ``expected_types`` restricts which UR types are accepted (others count as
     foreign). The first valid part fixes the message; later parts of another
     message are counted as foreign and leave the state untouched. Parse errors
-    are counted and remembered, never raised, except limit breaches and a
-    message that reassembles with a bad checksum, which ``receive`` raises
-    because no amount of further input can fix them.
+    are counted and remembered, never raised, except two that no further
+    input can fix, which ``receive`` raises: a first part that breaks a cap
+    (later over-cap parts cannot belong to the message and count as foreign),
+    and a message that reassembles with a bad checksum.
     """
 
     def __init__(
@@ -249,7 +250,10 @@ class URDecoder:
         try:
             parsed = parse(text, self.limits)
         except LimitExceededError:
-            raise
+            if self._fountain is None or self._fountain.identity is None:
+                raise
+            self._foreign += 1  # another message's part, too big to ever be ours: ignored
+            return ReceiveStatus.FOREIGN
         except DecodeError as exc:
             self._invalid += 1
             self._last_error = str(exc)

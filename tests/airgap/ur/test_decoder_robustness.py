@@ -195,6 +195,19 @@ def test_oversized_lengths_hit_the_caps_before_allocation() -> None:
         parse("ur:x-test/" + "ae" * 30_000, limits)
 
 
+def test_over_cap_part_of_another_message_is_foreign_once_assembling() -> None:
+    limits = DecodeLimits(max_message_len=10_000, max_seq_len=100)
+    ours = parts(message_ur(1000), 3)
+    decoder = URDecoder(limits=limits)
+    decoder.receive(ours[0])
+    fraction = decoder.progress.fraction
+    huge = forge(FountainPart(1, 2, 2_000_000, 1, b"x" * 1_000_000))
+    many = forge(FountainPart(1, 5000, 5000, 1, b"x"))
+    assert decoder.receive(huge) is ReceiveStatus.FOREIGN
+    assert decoder.receive(many) is ReceiveStatus.FOREIGN
+    assert decoder.progress.fraction == fraction and decoder.progress.foreign == 2
+
+
 def test_single_part_over_message_cap() -> None:
     text = parts(message_ur(3000), 1, max_fragment=10_000)[0]
     with pytest.raises(LimitExceededError):
