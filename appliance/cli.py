@@ -1,14 +1,367 @@
-"""The ``appliance`` command. Its subcommands arrive with the HSM and ceremony issues."""
+"""The ``appliance`` command: the station's key ceremonies.
+
+Exit codes:
+
+====  ==============================================================
+0     success
+1     bad input (a malformed file or message)
+2     usage error
+10    HSM failure not listed below
+11    PKCS#11 module missing          12  token missing
+13    key missing                     14  mechanism not supported
+15    PIN incorrect                   16  PIN locked
+17    token removed mid-ceremony      18  key attributes refused
+19    HSM signature failed to verify
+20    custodian cards refused (wrong, altered, foreign, duplicate)
+21    fewer valid cards than the threshold
+30    station state missing or damaged
+====  ==============================================================
+"""
 
 from __future__ import annotations
 
+import argparse
+import getpass
 import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TextIO
+
+from airgap.errors import AirgapError
+from airgap.schemas.key_record import UR_TYPE as KEY_RECORD_UR_TYPE
+from airgap.schemas.key_record import Algorithm, KeyRecord
+from appliance.cards import PresentedCard
+from appliance.errors import ApplianceError, UsageError
+
+EPILOG = """exit codes: 0 ok, 1 bad input, 2 usage, 10 HSM, 11 module missing, 12 token missing,
+13 key missing, 14 mechanism unsupported, 15 PIN incorrect, 16 PIN locked, 17 token removed,
+18 key attributes refused, 19 signature check failed, 20 cards refused, 21 too few cards,
+30 station state"""
+
+DEFAULT_STATE = Path("station")
 
 
-def main(argv: list[str] | None = None) -> int:
-    print(
-        "appliance: no commands yet; the HSM layer and the signing ceremony are not built.\n"
-        "The air-gap link is usable through the 'airgap' command.",
-        file=sys.stderr,
+def _add_state(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--state", type=Path, default=DEFAULT_STATE, help="station state folder (default ./station)"
     )
-    return 2
+
+
+def _add_cards(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--token-uri", help="PKCS#11 URI; must match the one the station was initialised with")
+    p.add_argument(
+        "--card", type=Path, action="append", default=[], metavar="FILE", help="a card's .txt or .png"
+    )
+    p.add_argument(
+        "--type-cards", action="store_true", help="type cards at the keyboard (words are not shown)"
+    )
+    p.add_argument(
+        "--scan-cards", metavar="DIR|VIDEO|INDEX", help="scan card QR codes from a camera or folder"
+    )
+
+
+def create_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="appliance",
+        description="The signing station: HSM keys gated by k-of-n custodian cards.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser(
+        "init",
+        help="give the token a random PIN and split it into custodian cards",
+        description="Give the token a fresh random user PIN that nobody sees, split it k-of-n into "
+        "custodian cards (DIR/card-<i>.txt and .png), and store a commitment per card. A SoftHSM "
+        "token named in the URI that does not exist is created; an existing token is adopted, "
+        "given its current user PIN once (prompted, or --current-pin-file).",
+        epilog=EPILOG,
+    )
+    p.add_argument("--token-uri", required=True, help="e.g. pkcs11:token=station-a?module-path=/usr/lib/…")
+    p.add_argument("--custodians", type=int, required=True, metavar="N")
+    p.add_argument("--threshold", type=int, required=True, metavar="K")
+    p.add_argument("--cards-out", type=Path, required=True, metavar="DIR")
+    p.add_argument("--station", help="station name printed on cards (default: the token label)")
+    p.add_argument("--current-pin-file", type=Path, help="adopting a token: file holding its current PIN")
+    _add_state(p)
+    p.set_defaults(func=cmd_init)
+
+    p = sub.add_parser(
+        "keygen",
+        help="generate a key inside the HSM",
+        description="With k cards, generate a key "
+        "inside the HSM (every attribute explicit; LOCAL, ALWAYS_SENSITIVE and NEVER_EXTRACTABLE "
+        "checked) and write its key record (CBOR).",
+        epilog=EPILOG,
+    )
+    _add_cards(p)
+    p.add_argument("--label", required=True)
+    p.add_argument("--algorithm", required=True, choices=[a.value for a in Algorithm])
+    p.add_argument("--out", type=Path, required=True, metavar="RECORD.cbor")
+    _add_state(p)
+    p.set_defaults(func=cmd_keygen)
+
+    p = sub.add_parser(
+        "export-key",
+        help="write a key record as a file and as QR frames for the host",
+        description="Write a stored key record as CBOR and, with --qr-out, as animated UR QR frames "
+        "(a PNG folder, .gif or .mp4) for the host to scan at enrolment. Prints the key id for "
+        "out-of-band comparison.",
+        epilog=EPILOG,
+    )
+    p.add_argument("--label", required=True)
+    p.add_argument("--out", type=Path, metavar="RECORD.cbor")
+    p.add_argument("--qr-out", type=Path, metavar="DIR|X.gif|X.mp4")
+    _add_state(p)
+    p.set_defaults(func=cmd_export_key)
+
+    p = sub.add_parser("cards", help="custodian card ceremonies", epilog=EPILOG)
+    cards_sub = p.add_subparsers(dest="cards_command", required=True, metavar="COMMAND")
+    r = cards_sub.add_parser(
+        "rotate",
+        help="new PIN and new cards; the old cards are retired",
+        description="With k current cards, set a new random PIN (and SO PIN) and issue a new set of "
+        "cards, optionally with a new N and K. The old cards stop working at once.",
+        epilog=EPILOG,
+    )
+    _add_cards(r)
+    r.add_argument("--cards-out", type=Path, required=True, metavar="DIR")
+    r.add_argument("--custodians", type=int, metavar="N")
+    r.add_argument("--threshold", type=int, metavar="K")
+    _add_state(r)
+    r.set_defaults(func=cmd_cards_rotate)
+
+    p = sub.add_parser(
+        "selftest",
+        help="check every key's attributes, then sign and verify with each",
+        description="With k cards: check each key's attributes, then sign and verify a random digest "
+        "with every key on the token.",
+        epilog=EPILOG,
+    )
+    _add_cards(p)
+    _add_state(p)
+    p.set_defaults(func=cmd_selftest)
+    return parser
+
+
+class Console:
+    """The operator's terminal: output, prompts, and prompts without echo."""
+
+    def __init__(self, out: TextIO, ask: Callable[[str], str], ask_secret: Callable[[str], str]) -> None:
+        self.out = out
+        self.ask = ask
+        self.ask_secret = ask_secret
+
+    def say(self, text: str) -> None:
+        self.out.write(text + "\n")
+        self.out.flush()
+
+
+def collect_cards(args: argparse.Namespace, console: Console, needed: int) -> list[PresentedCard]:
+    from appliance.card_files import read_card_file, read_typed_card
+
+    presented = [read_card_file(path) for path in args.card]
+    if args.scan_cards:
+        presented += scan_cards(args.scan_cards, needed - len(presented), console)
+    if args.type_cards:
+        while len(presented) < needed:
+            console.say(f"Card {len(presented) + 1} of the {needed} needed (empty number to stop).")
+            typed = read_typed_card(console.ask, console.ask_secret)
+            if typed.claimed_index is None and typed.card is None:
+                break
+            presented.append(typed)
+    if not presented:
+        raise UsageError("no cards given: use --card FILE (repeat), --type-cards or --scan-cards")
+    return presented
+
+
+def scan_cards(source_spec: str, wanted: int, console: Console) -> list[PresentedCard]:
+    """Read card QR codes from a camera or folder until ``wanted`` distinct cards were seen."""
+    from airgap.camera.frames import open_source
+    from airgap.qr.decode import payloads_in_image
+    from appliance.card_files import card_from_payloads
+
+    found: dict[int, PresentedCard] = {}
+    source = open_source(source_spec)
+    try:
+        for frame in source.frames():
+            if frame.image is None:
+                continue
+            offered = card_from_payloads(payloads_in_image(frame.image), None)
+            if offered.card is not None and offered.card.index not in found:
+                found[offered.card.index] = offered
+                console.say(f"scanned card {offered.card.index}")
+                if len(found) >= wanted:
+                    break
+    finally:
+        source.close()
+    return list(found.values())
+
+
+def _check_uri(args: argparse.Namespace) -> None:
+    from appliance import station_state
+    from appliance.hsm.uri import parse
+
+    if args.token_uri is not None and parse(args.token_uri) != parse(
+        station_state.load(args.state).token_uri
+    ):
+        raise UsageError("--token-uri differs from the token this station was initialised with")
+
+
+def _threshold(args: argparse.Namespace) -> int:
+    from appliance import station_state
+
+    return station_state.load(args.state).card_set.threshold
+
+
+def cmd_init(args: argparse.Namespace, console: Console) -> int:
+    from appliance.hsm.uri import parse
+    from appliance.key_ceremony import initialise
+
+    def current_pin() -> str:
+        if args.current_pin_file is not None:
+            return str(args.current_pin_file.read_text().strip())
+        return console.ask_secret("Current user PIN of the token being adopted (not shown): ")
+
+    station = args.station or parse(args.token_uri).token or "station"
+    result = initialise(
+        uri_text=args.token_uri,
+        station=station,
+        custodians=args.custodians,
+        threshold=args.threshold,
+        cards_out=args.cards_out,
+        state_dir=args.state,
+        current_pin=current_pin,
+    )
+    how = "created and initialised" if result.created_token else "adopted"
+    cs = result.state.card_set
+    console.say(f"token {how}; a fresh random user PIN was set (never shown)")
+    console.say(
+        f"{cs.count} custodian cards written to {args.cards_out} (any {cs.threshold} open the station)"
+    )
+    console.say("print them, hand one to each custodian, then delete the files")
+    console.say(f"station state: {args.state}")
+    return 0
+
+
+def cmd_keygen(args: argparse.Namespace, console: Console) -> int:
+    from appliance.key_ceremony import generate_key
+
+    _check_uri(args)
+    presented = collect_cards(args, console, _threshold(args))
+    record = generate_key(
+        args.state, presented, label=args.label, algorithm=Algorithm(args.algorithm), now=int(time.time())
+    )
+    args.out.write_bytes(record.to_cbor())
+    console.say(f"generated {record.algorithm.value} key {record.label!r} inside token {record.token_serial}")
+    console.say(f"key id: {record.key_id.hex()}")
+    console.say(f"key record written to {args.out}")
+    return 0
+
+
+def cmd_export_key(args: argparse.Namespace, console: Console) -> int:
+    from appliance import station_state
+
+    record = station_state.load(args.state).keys.get(args.label)
+    if record is None:
+        raise UsageError(f"this station has no key labelled {args.label!r}")
+    if args.out is None and args.qr_out is None:
+        raise UsageError("say where to export: --out FILE and/or --qr-out DIR|X.gif|X.mp4")
+    if args.out is not None:
+        args.out.write_bytes(record.to_cbor())
+        console.say(f"key record written to {args.out}")
+    if args.qr_out is not None:
+        count = export_qr(record, args.qr_out)
+        console.say(f"{count} QR frames written to {args.qr_out}")
+    console.say(f"key id: {record.key_id.hex()}  (compare it with the host's screen)")
+    return 0
+
+
+def export_qr(record: KeyRecord, out: Path) -> int:
+    """The key record as animated UR QR frames, the way the host scans it at enrolment."""
+    from airgap.link_defaults import (
+        DEFAULT_ANIMATION_PASSES,
+        DEFAULT_FPS,
+        DEFAULT_MAX_FRAGMENT,
+        DEFAULT_MODULE_PX,
+    )
+    from airgap.qr.render import RenderSettings, render_frames
+    from airgap.qr.sinks import write_gif, write_mp4, write_png_folder
+    from airgap.ur.ur import UR, parts_for_message
+
+    texts = parts_for_message(
+        UR(KEY_RECORD_UR_TYPE, record.to_cbor()), DEFAULT_MAX_FRAGMENT, passes=DEFAULT_ANIMATION_PASSES
+    )
+    frames = render_frames(texts, RenderSettings(module_px=DEFAULT_MODULE_PX))
+    if out.suffix.lower() == ".gif":
+        write_gif(frames, out, DEFAULT_FPS)
+    elif out.suffix.lower() == ".mp4":
+        write_mp4(frames, out, DEFAULT_FPS)
+    else:
+        write_png_folder(frames, out)
+    return len(frames)
+
+
+def cmd_cards_rotate(args: argparse.Namespace, console: Console) -> int:
+    from appliance.key_ceremony import rotate_cards
+
+    _check_uri(args)
+    presented = collect_cards(args, console, _threshold(args))
+    card_set, _ = rotate_cards(
+        args.state, presented, cards_out=args.cards_out, custodians=args.custodians, threshold=args.threshold
+    )
+    console.say("new random PIN set; the previous cards are retired and will be refused")
+    console.say(
+        f"{card_set.count} new cards written to {args.cards_out} (any {card_set.threshold} open the station)"
+    )
+    return 0
+
+
+def cmd_selftest(args: argparse.Namespace, console: Console) -> int:
+    from appliance.key_ceremony import selftest
+
+    _check_uri(args)
+    presented = collect_cards(args, console, _threshold(args))
+    rows = selftest(args.state, presented)
+    console.say(f"{'label':<20} {'algorithm':<10} {'key id':<17} {'attributes':<11} signature")
+    for row in rows:
+        console.say(
+            f"{row.label:<20} {row.algorithm:<10} {row.key_id:<17} {row.attributes:<11} {row.signature}"
+        )
+    console.say(f"selftest passed: {len(rows)} key(s)")
+    return 0
+
+
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+    ask: Callable[[str], str] = input,
+    ask_secret: Callable[[str], str] = getpass.getpass,
+) -> int:
+    out = out or sys.stdout
+    err = err or sys.stderr
+    args = create_parser().parse_args(argv)
+    console = Console(out, ask, ask_secret)
+    try:
+        code: int = args.func(args, console)
+    except ApplianceError as exc:
+        err.write(f"appliance: {exc}\n")
+        return exc.exit_code
+    except AirgapError as exc:
+        err.write(f"appliance: {exc}\n")
+        return 1
+    except (EOFError, KeyboardInterrupt):
+        err.write("appliance: interrupted\n")
+        return 130
+    except OSError as exc:
+        err.write(f"appliance: {exc.strerror or exc}: {exc.filename or ''}\n")
+        return 1
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Message schemas both sides share: canonical CBOR, strict decoding, domain-separated digests."""

@@ -1,0 +1,50 @@
+"""Signature verification both sides share: the station before release, the host on receipt.
+
+Every signature covers a 32-byte digest. ECDSA signs it as a pre-hashed
+SHA-256 value (what raw ``CKM_ECDSA`` does in the HSM); Ed25519 signs the 32
+bytes as its message. Signatures travel as 64 raw bytes (r || s for ECDSA).
+secp256k1 signatures must be low-S, so each signature has exactly one
+accepted form.
+"""
+
+from __future__ import annotations
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.hazmat.primitives.asymmetric.utils import Prehashed, encode_dss_signature
+
+from airgap.errors import AirgapError
+from airgap.schemas.key_record import Algorithm
+
+SECP256K1_ORDER = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
+P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+_CURVES: dict[Algorithm, ec.EllipticCurve] = {
+    Algorithm.SECP256K1: ec.SECP256K1(),
+    Algorithm.P256: ec.SECP256R1(),
+}
+
+
+class SignatureError(AirgapError):
+    """A signature does not verify, or is not in its one accepted form."""
+
+
+def verify_signature(algorithm: Algorithm, public_key: bytes, digest: bytes, signature: bytes) -> None:
+    """Return None if ``signature`` is valid for ``digest``; raise SignatureError otherwise."""
+    if len(digest) != 32:
+        raise SignatureError("the signed digest must be 32 bytes")
+    if len(signature) != 64:
+        raise SignatureError("signature must be 64 bytes")
+    try:
+        if algorithm is Algorithm.ED25519:
+            ed25519.Ed25519PublicKey.from_public_bytes(public_key).verify(signature, digest)
+            return
+        r, s = int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
+        if algorithm is Algorithm.SECP256K1 and s > SECP256K1_ORDER // 2:
+            raise SignatureError("secp256k1 signature is not low-S")
+        key = ec.EllipticCurvePublicKey.from_encoded_point(_CURVES[algorithm], public_key)
+        key.verify(encode_dss_signature(r, s), digest, ec.ECDSA(Prehashed(hashes.SHA256())))
+    except InvalidSignature:
+        raise SignatureError("signature does not verify against the public key") from None
+    except ValueError as exc:
+        raise SignatureError(f"malformed public key or signature: {exc}") from None

@@ -1,0 +1,1 @@
+"""The HSM edge: PKCS#11 URIs, the adapter, and pure format conversions."""

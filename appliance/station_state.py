@@ -1,0 +1,127 @@
+"""The station's own small state file: its name, token, card-set commitments and key records.
+
+Kept as canonical CBOR and replaced atomically (write, fsync, rename, fsync
+the folder), so a power cut leaves either the old file or the new one. The
+audit log and the HSM-sealed head arrive with the trust-boundary issue; this
+file holds nothing secret (commitments, not shares).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from airgap.errors import AirgapError
+from airgap.schemas import strict
+from airgap.schemas.key_record import KeyRecord
+from appliance.cards import CardSet
+from appliance.errors import StationStateError
+
+FILE_NAME = "station.cbor"
+_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StationState:
+    station: str
+    token_uri: str
+    card_set: CardSet
+    keys: dict[str, KeyRecord] = field(default_factory=dict)
+
+    def with_key(self, record: KeyRecord) -> StationState:
+        return replace(self, keys={**self.keys, record.label: record})
+
+    def with_card_set(self, card_set: CardSet) -> StationState:
+        return replace(self, card_set=card_set)
+
+    def to_cbor(self) -> bytes:
+        cs = self.card_set
+        return strict.encode(
+            {
+                "version": _VERSION,
+                "station": self.station,
+                "token_uri": self.token_uri,
+                "card_set": {
+                    "set": cs.set_id,
+                    "threshold": cs.threshold,
+                    "count": cs.count,
+                    "commitments": list(cs.commitments),
+                    "so": cs.has_so_share,
+                },
+                "keys": [self.keys[label].to_cbor() for label in sorted(self.keys)],
+            }
+        )
+
+    @classmethod
+    def from_cbor(cls, data: bytes) -> StationState:
+        what = "station state"
+        value = strict.fields(
+            strict.decode(data, what=what, max_bytes=1 << 20),
+            {"version": int, "station": str, "token_uri": str, "card_set": dict, "keys": list},
+            what=what,
+        )
+        if value["version"] != _VERSION:
+            raise StationStateError(f"{what}: version {value['version']} is not supported")
+        cs = strict.fields(
+            value["card_set"],
+            {"set": bytes, "threshold": int, "count": int, "commitments": list, "so": bool},
+            what=f"{what} card set",
+        )
+        if len(cs["commitments"]) != cs["count"] or not all(
+            isinstance(c, bytes) and len(c) == 32 for c in cs["commitments"]
+        ):
+            raise StationStateError(f"{what}: card commitments are malformed")
+        keys = [KeyRecord.from_cbor(k) for k in value["keys"] if isinstance(k, bytes)]
+        if len(keys) != len(value["keys"]):
+            raise StationStateError(f"{what}: key records are malformed")
+        return cls(
+            station=value["station"],
+            token_uri=value["token_uri"],
+            card_set=CardSet(
+                station=value["station"],
+                set_id=cs["set"],
+                threshold=cs["threshold"],
+                count=cs["count"],
+                commitments=tuple(cs["commitments"]),
+                has_so_share=cs["so"],
+            ),
+            keys={k.label: k for k in keys},
+        )
+
+
+def load(folder: Path) -> StationState:
+    path = folder / FILE_NAME
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise StationStateError(f"no station state at {path}; run 'appliance init' first") from None
+    try:
+        return StationState.from_cbor(data)
+    except AirgapError as exc:
+        raise StationStateError(f"{path} is damaged: {exc}") from None
+
+
+def exists(folder: Path) -> bool:
+    return (folder / FILE_NAME).exists()
+
+
+def save(folder: Path, state: StationState) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    data = state.to_cbor()
+    fd, temp = tempfile.mkstemp(dir=folder, prefix=".station-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, folder / FILE_NAME)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+    directory = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
