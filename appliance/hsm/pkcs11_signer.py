@@ -141,7 +141,7 @@ def find_token(uri: Pkcs11Uri) -> Any | None:
             )
         )
     except pk.PKCS11Error as exc:
-        raise translate(exc, "listing tokens") from None
+        raise translate(exc, "listing tokens") from exc
     if len(tokens) > 1:
         raise UsageError("the PKCS#11 URI matches more than one token; add serial=")
     return tokens[0] if tokens else None
@@ -170,7 +170,7 @@ class Pkcs11Token:
         try:
             mechanisms = set(self._token.slot.get_mechanisms())
         except pk.PKCS11Error as exc:
-            raise translate(exc, "listing mechanisms") from None
+            raise translate(exc, "listing mechanisms") from exc
         return {_GEN_MECHANISM[algorithm], _SIGN_MECHANISM[algorithm]} <= mechanisms
 
     @contextmanager
@@ -193,9 +193,9 @@ class Pkcs11Token:
             try:
                 return self._token.open(rw=rw)
             except pk.PKCS11Error as exc:
-                raise translate(exc, "opening a session") from None
+                raise translate(exc, "opening a session") from exc
         except pk.PKCS11Error as exc:
-            raise translate(exc, "logging in") from None
+            raise translate(exc, "logging in") from exc
 
     @contextmanager
     def so_session(self, so_pin: str) -> Iterator[Any]:
@@ -204,7 +204,7 @@ class Pkcs11Token:
             try:
                 raw = self._token.open(so_pin=so_pin, rw=True)
             except pk.PKCS11Error as exc:
-                raise translate(exc, "logging in as security officer") from None
+                raise translate(exc, "logging in as security officer") from exc
             try:
                 yield raw
             finally:
@@ -255,7 +255,7 @@ class Pkcs11Session:
         try:
             self._generate(algorithm, public_template, private_template)
         except pk.PKCS11Error as exc:
-            raise translate(exc, f"generating a {algorithm.value} key") from None
+            raise translate(exc, f"generating a {algorithm.value} key") from exc
         key = self._key_info(self._private_key(handle_id=handle_id))
         self.check_key(key)
         return key
@@ -275,7 +275,7 @@ class Pkcs11Session:
         try:
             found = list(self._raw.get_objects({Attribute.CLASS: ObjectClass.PRIVATE_KEY}))
         except pk.PKCS11Error as exc:
-            raise translate(exc, "listing keys") from None
+            raise translate(exc, "listing keys") from exc
         return [self._key_info(k) for k in found]
 
     def find_key(self, label: str) -> KeyInfo:
@@ -289,7 +289,7 @@ class Pkcs11Session:
         except pk.MultipleObjectsReturned:
             raise KeyMissingError(f"more than one key labelled {label!r}; refusing to guess") from None
         except pk.PKCS11Error as exc:
-            raise translate(exc, "finding the key") from None
+            raise translate(exc, "finding the key") from exc
 
     def _key_info(self, private: Any) -> KeyInfo:
         try:
@@ -302,7 +302,7 @@ class Pkcs11Session:
         except pk.NoSuchKey:
             raise KeyMissingError("the key's public half is missing from the token") from None
         except pk.PKCS11Error as exc:
-            raise translate(exc, "reading the key") from None
+            raise translate(exc, "reading the key") from exc
         algorithm = next((a for a, p in EC_PARAMS.items() if p == params and _KEY_TYPE[a] == key_type), None)
         if algorithm is None:
             raise KeyPolicyError(f"key {label!r} is of a type or curve this station does not use")
@@ -321,9 +321,9 @@ class Pkcs11Session:
         try:
             attributes = private.get_attributes([*_REQUIRED_TRUE, *_REQUIRED_FALSE, Attribute.SIGN])
         except pk.PKCS11Error as exc:
-            raise translate(exc, "reading key attributes") from None
-        failed = [str(a).split(".")[-1] for a in _REQUIRED_TRUE if attributes.get(a) is not True]
-        failed += [str(a).split(".")[-1] for a in _REQUIRED_FALSE if attributes.get(a) is not False]
+            raise translate(exc, "reading key attributes") from exc
+        failed = [a.name for a in _REQUIRED_TRUE if attributes.get(a) is not True]
+        failed += [a.name for a in _REQUIRED_FALSE if attributes.get(a) is not False]
         if attributes.get(Attribute.SIGN) is not True:
             failed.append("SIGN")
         if failed:
@@ -346,7 +346,7 @@ class Pkcs11Session:
             try:
                 signature = bytes(private.sign(digest, mechanism=mechanism))
             except pk.PKCS11Error as exc:
-                raise translate(exc, f"signing with {key.label!r}") from None
+                raise translate(exc, f"signing with {key.label!r}") from exc
             if key.algorithm is Algorithm.SECP256K1:
                 signature = normalize_low_s(signature)
             try:
@@ -362,4 +362,4 @@ class Pkcs11Session:
         try:
             self._raw.set_pin(old_pin, new_pin)
         except pk.PKCS11Error as exc:
-            raise translate(exc, "changing the user PIN") from None
+            raise translate(exc, "changing the user PIN") from exc

@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import Prehashed, decode_dss_signature
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+from airgap.schemas.key_record import Algorithm
+from airgap.schemas.signatures import SECP256K1_ORDER, SignatureError, verify_signature
+from appliance.errors import HsmError
+from appliance.hsm.encoding import normalize_low_s, public_key_from_ec_point, unwrap_ec_point
+
+
+def test_unwrap_der_octet_string_short_and_long_and_raw() -> None:
+    point = b"\x04" + bytes(range(64))
+    assert unwrap_ec_point(b"\x04\x41" + point) == point
+    assert unwrap_ec_point(b"\x04\x81\x41" + point) == point
+    assert unwrap_ec_point(point) == point  # a module that returns the bare point
+    assert unwrap_ec_point(b"\x04\x20" + bytes(32)) == bytes(32)
+
+
+def test_public_key_compressed_and_checked() -> None:
+    key = ec.generate_private_key(ec.SECP256K1()).public_key()
+    uncompressed = key.public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
+    compressed = key.public_bytes(Encoding.X962, PublicFormat.CompressedPoint)
+    assert public_key_from_ec_point(Algorithm.SECP256K1, b"\x04\x41" + uncompressed) == compressed
+    with pytest.raises(HsmError, match="invalid"):
+        public_key_from_ec_point(Algorithm.P256, b"\x04\x41" + uncompressed)
+    with pytest.raises(HsmError, match="32 bytes"):
+        public_key_from_ec_point(Algorithm.ED25519, b"\x04\x21" + bytes(33))
+
+
+def test_low_s_normalisation_keeps_the_signature_valid() -> None:
+    private = ec.generate_private_key(ec.SECP256K1())
+    public = private.public_key().public_bytes(Encoding.X962, PublicFormat.CompressedPoint)
+    digest = hashlib.sha256(b"spend").digest()
+    r, s = decode_dss_signature(private.sign(digest, ec.ECDSA(Prehashed(hashes.SHA256()))))
+    high_s = max(s, SECP256K1_ORDER - s)
+    raw_high = r.to_bytes(32, "big") + high_s.to_bytes(32, "big")
+    with pytest.raises(SignatureError, match="low-S"):
+        verify_signature(Algorithm.SECP256K1, public, digest, raw_high)
+    low = normalize_low_s(raw_high)
+    assert int.from_bytes(low[32:], "big") <= SECP256K1_ORDER // 2
+    verify_signature(Algorithm.SECP256K1, public, digest, low)
+    assert normalize_low_s(low) == low
+    with pytest.raises(SignatureError, match="does not verify"):
+        verify_signature(Algorithm.SECP256K1, public, hashlib.sha256(b"other").digest(), low)
