@@ -9,6 +9,8 @@ accepted form.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
@@ -25,6 +27,19 @@ _CURVES: dict[Algorithm, ec.EllipticCurve] = {
 }
 
 
+_PREHASHED = ec.ECDSA(Prehashed(hashes.SHA256()))
+
+
+@lru_cache(maxsize=256)
+def _public_key(
+    algorithm: Algorithm, public_key: bytes
+) -> ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey:
+    """Parsing a point costs a third of a verification; a batch verifies against one key."""
+    if algorithm is Algorithm.ED25519:
+        return ed25519.Ed25519PublicKey.from_public_bytes(public_key)
+    return ec.EllipticCurvePublicKey.from_encoded_point(_CURVES[algorithm], public_key)
+
+
 class SignatureError(AirgapError):
     """A signature does not verify, or is not in its one accepted form."""
 
@@ -36,14 +51,14 @@ def verify_signature(algorithm: Algorithm, public_key: bytes, digest: bytes, sig
     if len(signature) != 64:
         raise SignatureError("signature must be 64 bytes")
     try:
-        if algorithm is Algorithm.ED25519:
-            ed25519.Ed25519PublicKey.from_public_bytes(public_key).verify(signature, digest)
+        key = _public_key(algorithm, public_key)
+        if isinstance(key, ed25519.Ed25519PublicKey):
+            key.verify(signature, digest)
             return
         r, s = int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
         if algorithm is Algorithm.SECP256K1 and s > SECP256K1_ORDER // 2:
             raise SignatureError("secp256k1 signature is not low-S")
-        key = ec.EllipticCurvePublicKey.from_encoded_point(_CURVES[algorithm], public_key)
-        key.verify(encode_dss_signature(r, s), digest, ec.ECDSA(Prehashed(hashes.SHA256())))
+        key.verify(encode_dss_signature(r, s), digest, _PREHASHED)
     except InvalidSignature:
         raise SignatureError("signature does not verify against the public key") from None
     except ValueError as exc:

@@ -20,6 +20,7 @@ from appliance.errors import (
     ModuleMissingError,
     PinIncorrectError,
     PinLockedError,
+    SignatureCheckError,
     TokenMissingError,
     TokenRemovedError,
 )
@@ -200,3 +201,19 @@ def test_python_pkcs11_version_is_recent_enough() -> None:
     major, minor, *_ = (int(p) for p in version("python-pkcs11").split(".")[:2])
     assert (major, minor) >= (0, 9)
     assert pkcs11.lib is not None
+
+
+@pytest.mark.parametrize("count", [1, 70])
+def test_a_bad_hsm_signature_is_never_released(
+    raw_token: tuple[str, str, str], monkeypatch: pytest.MonkeyPatch, count: int
+) -> None:
+    uri, pin, _ = raw_token
+    with Pkcs11Token(parse(uri)).session(pin, rw=True) as session:
+        key = session.generate_key(Algorithm.P256, "liar")
+        real_check = session.check_key
+        monkeypatch.setattr(
+            session, "check_key", lambda k: _Proxy(real_check(k), sign=lambda *a, **kw: bytes(64))
+        )
+        with pytest.raises(SignatureCheckError, match="does not verify") as exc:
+            session.sign_batch(key, [DIGEST] * count)
+    assert exc.value.exit_code == 19
