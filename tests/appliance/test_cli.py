@@ -35,6 +35,21 @@ def cards(folder: Path, *numbers: int) -> list[str]:
     return [arg for i in numbers for arg in ("--card", str(folder / f"card-{i}.txt"))]
 
 
+def keygen(state: Path, card_args: list[str], out: Path, label: str = "k") -> list[str]:
+    return [
+        "keygen",
+        "--state",
+        str(state),
+        *card_args,
+        "--label",
+        label,
+        "--algorithm",
+        "p256",
+        "--out",
+        str(out),
+    ]
+
+
 def test_keygen_export_selftest(station: tuple[Path, Path], tmp_path: Path) -> None:
     state, folder = station
     out_file = tmp_path / "k.cbor"
@@ -112,20 +127,8 @@ def test_rotate(station: tuple[Path, Path], tmp_path: Path) -> None:
         ["cards", "rotate", "--state", str(state), *cards(folder, 1, 2), "--cards-out", str(new)]
     )
     assert code == 0 and "retired" in out, err
-    run(
-        [
-            "keygen",
-            "--state",
-            str(state),
-            *cards(new, 1, 2),
-            "--label",
-            "k",
-            "--algorithm",
-            "p256",
-            "--out",
-            str(tmp_path / "k"),
-        ]
-    )
+    code, _, err = run(keygen(state, cards(new, 1, 2), tmp_path / "k"))
+    assert code == 0, err  # the new cards open the station
     code, _, err = run(["selftest", "--state", str(state), *cards(folder, 1, 2)])
     assert code == 20 and "another card set" in err
 
@@ -138,18 +141,7 @@ def test_no_pin_or_share_is_printed(station: tuple[Path, Path], tmp_path: Path) 
     state, folder = station
     outputs = []
     for argv in (
-        [
-            "keygen",
-            "--state",
-            str(state),
-            *cards(folder, 1, 2),
-            "--label",
-            "k",
-            "--algorithm",
-            "p256",
-            "--out",
-            str(tmp_path / "k"),
-        ],
+        keygen(state, cards(folder, 1, 2), tmp_path / "k"),
         ["selftest", "--state", str(state), *cards(folder, 1, 2)],
         ["export-key", "--state", str(state), "--label", "k", "--out", str(tmp_path / "k2")],
     ):
