@@ -33,6 +33,7 @@ from airgap.schemas.key_record import UR_TYPE as KEY_RECORD_UR_TYPE
 from airgap.schemas.key_record import Algorithm, KeyRecord
 from appliance.cards import PresentedCard
 from appliance.errors import ApplianceError, UsageError
+from appliance.hsm.uri import Pkcs11Uri
 
 EPILOG = """exit codes: 0 ok, 1 bad input, 2 usage, 10 HSM, 11 module missing, 12 token missing,
 13 key missing, 14 mechanism unsupported, 15 PIN incorrect, 16 PIN locked, 17 token removed,
@@ -137,7 +138,7 @@ def create_parser() -> argparse.ArgumentParser:
         "selftest",
         help="check every key's attributes, then sign and verify with each",
         description="With k cards: check each key's attributes, then sign and verify a random digest "
-        "with every key on the token.",
+        "with every key on the token, or only the key a --token-uri names with object= or id=.",
         epilog=EPILOG,
     )
     _add_cards(p)
@@ -200,14 +201,17 @@ def scan_cards(source_spec: str, wanted: int, console: Console) -> list[Presente
     return list(found.values())
 
 
-def _check_uri(args: argparse.Namespace) -> None:
+def _check_uri(args: argparse.Namespace) -> Pkcs11Uri | None:
+    """The --token-uri given, after checking it names the station's own token."""
     from appliance import station_state
     from appliance.hsm.uri import parse
 
-    if args.token_uri is not None and parse(args.token_uri) != parse(
-        station_state.load(args.state).token_uri
-    ):
+    if args.token_uri is None:
+        return None
+    given = parse(args.token_uri)
+    if given.token_part() != parse(station_state.load(args.state).token_uri).token_part():
         raise UsageError("--token-uri differs from the token this station was initialised with")
+    return given
 
 
 def _threshold(args: argparse.Namespace) -> int:
@@ -322,9 +326,9 @@ def cmd_cards_rotate(args: argparse.Namespace, console: Console) -> int:
 def cmd_selftest(args: argparse.Namespace, console: Console) -> int:
     from appliance.key_ceremony import selftest
 
-    _check_uri(args)
+    key_uri = _check_uri(args)
     presented = collect_cards(args, console, _threshold(args))
-    rows = selftest(args.state, presented)
+    rows = selftest(args.state, presented, key_uri)
     console.say(f"{'label':<20} {'algorithm':<10} {'key id':<17} {'attributes':<11} signature")
     for row in rows:
         console.say(

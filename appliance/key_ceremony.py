@@ -208,11 +208,17 @@ class SelftestRow:
     signature: str
 
 
-def selftest(state_dir: Path, presented: Sequence[PresentedCard]) -> list[SelftestRow]:
-    """Attributes first, then a sign-and-verify round with every key on the token."""
+def selftest(
+    state_dir: Path, presented: Sequence[PresentedCard], key_uri: Pkcs11Uri | None = None
+) -> list[SelftestRow]:
+    """Attributes first, then a sign-and-verify round with every key on the token (or the one
+    ``key_uri`` names with ``object=`` and/or ``id=``)."""
     rows = []
     with custodian_session(state_dir, presented) as (state, session):
-        keys = session.keys()
+        if key_uri is not None and key_uri.names_key:
+            keys = [session.find_key(key_uri.object, key_uri.id)]
+        else:
+            keys = session.keys()
         if not keys:
             raise StationStateError("the token holds no keys yet; run 'appliance keygen'")
         for key in keys:

@@ -282,14 +282,22 @@ class Pkcs11Session:
             raise translate(exc, "listing keys") from exc
         return [self._key_info(k) for k in found]
 
-    def find_key(self, label: str) -> KeyInfo:
-        return self._key_info(self._private_key(label=label))
+    def find_key(self, label: str | None = None, handle_id: bytes | None = None) -> KeyInfo:
+        """A key by label (CKA_LABEL, a URI's ``object``) and/or CKA_ID (a URI's ``id``)."""
+        if label is None and handle_id is None:
+            raise UsageError("name a key by label or id")
+        return self._key_info(self._private_key(label=label, handle_id=handle_id))
 
     def _private_key(self, *, label: str | None = None, handle_id: bytes | None = None) -> Any:
         try:
             return self._raw.get_key(object_class=ObjectClass.PRIVATE_KEY, label=label, id=handle_id)
         except pk.NoSuchKey:
-            raise KeyMissingError(f"no key labelled {label!r} on token {self.token.label!r}") from None
+            wanted = (
+                f"labelled {label!r}"
+                if label is not None
+                else f"with id {handle_id.hex() if handle_id else ''}"
+            )
+            raise KeyMissingError(f"no key {wanted} on token {self.token.label!r}") from None
         except pk.MultipleObjectsReturned:
             raise KeyMissingError(f"more than one key labelled {label!r}; refusing to guess") from None
         except pk.PKCS11Error as exc:

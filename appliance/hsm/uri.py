@@ -51,8 +51,13 @@ class Pkcs11Uri:
     id: bytes | None = None
     type: str | None = None
 
-    def with_object(self, label: str | None = None, key_id: bytes | None = None) -> Pkcs11Uri:
-        return dataclasses.replace(self, object=label, id=key_id)
+    def token_part(self) -> Pkcs11Uri:
+        """The same URI without its object selectors: it names only the module and token."""
+        return dataclasses.replace(self, object=None, id=None, type=None)
+
+    @property
+    def names_key(self) -> bool:
+        return self.object is not None or self.id is not None
 
     def __str__(self) -> str:
         path = []

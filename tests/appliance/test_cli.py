@@ -159,3 +159,39 @@ def test_no_pin_or_share_is_printed(station: tuple[Path, Path], tmp_path: Path) 
 def test_help_lists_exit_codes() -> None:
     with pytest.raises(SystemExit):
         main(["--help"], out=io.StringIO(), err=io.StringIO())
+
+
+def test_selftest_of_one_key_named_by_uri(station: tuple[Path, Path], tmp_path: Path) -> None:
+    state, folder = station
+    for label in ("a", "b"):
+        code, _, err = run(keygen(state, cards(folder, 1, 2), tmp_path / label, label=label))
+        assert code == 0, err
+    uri = token_uri("st").replace("?", ";object=b?")
+    code, out, err = run(["selftest", "--state", str(state), "--token-uri", uri, *cards(folder, 1, 2)])
+    assert code == 0 and "selftest passed: 1 key(s)" in out and "\nb " in out, err
+    missing = token_uri("st").replace("?", ";object=zz?")
+    code, _, err = run(["selftest", "--state", str(state), "--token-uri", missing, *cards(folder, 1, 2)])
+    assert code == 13 and "no key labelled 'zz'" in err
+
+
+def test_cards_scanned_from_a_folder_of_photos(station: tuple[Path, Path], tmp_path: Path) -> None:
+    import shutil
+
+    state, folder = station
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for i in (3, 1):
+        shutil.copy(folder / f"card-{i}.png", photos / f"photo-{i}.png")
+    argv = [
+        "keygen",
+        "--state",
+        str(state),
+        "--scan-cards",
+        str(photos),
+        "--label",
+        "s",
+        "--algorithm",
+        "p256",
+    ]
+    code, out, err = run([*argv, "--out", str(tmp_path / "s.cbor")])
+    assert code == 0 and "scanned card 1" in out and "scanned card 3" in out, err

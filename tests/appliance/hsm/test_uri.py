@@ -58,3 +58,9 @@ def test_vendor_examples_parse(text: str) -> None:
 def test_refusals(text: str, message: str) -> None:
     with pytest.raises(UsageError, match=message):
         parse(text)
+
+
+def test_token_part_drops_object_selectors() -> None:
+    uri = parse("pkcs11:token=t;object=k;id=%01;type=private?module-path=/m.so")
+    assert uri.names_key and not uri.token_part().names_key
+    assert uri.token_part() == parse("pkcs11:token=t?module-path=/m.so")
