@@ -180,14 +180,17 @@ class Pkcs11Token:
     @contextmanager
     def session(self, pin: str, *, rw: bool = False) -> Iterator[Pkcs11Session]:
         """One logged-in session for a ceremony; logged out and closed however it ends."""
-        with self._lock:
-            raw = self._open(pin, rw)
-            try:
-                yield Pkcs11Session(self, raw)
-            finally:
-                # C_Logout when we logged in, then C_CloseSession; a vanished token has nothing to close.
-                with suppress(pk.PKCS11Error):
-                    raw.close()
+        with self._lock, self._hold(self._open(pin, rw)) as session:
+            yield session
+
+    @contextmanager
+    def _hold(self, raw: Any) -> Iterator[Pkcs11Session]:
+        try:
+            yield Pkcs11Session(self, raw)
+        finally:
+            # C_Logout when we logged in, then C_CloseSession; a vanished token has nothing to close.
+            with suppress(pk.PKCS11Error):
+                raw.close()
 
     def _open(self, pin: str, rw: bool) -> Any:
         try:
@@ -202,18 +205,15 @@ class Pkcs11Token:
             raise translate(exc, "logging in") from exc
 
     @contextmanager
-    def so_session(self, so_pin: str) -> Iterator[Any]:
+    def so_session(self, so_pin: str) -> Iterator[Pkcs11Session]:
         """A security-officer session, for changing the SO PIN during card rotation."""
         with self._lock:
             try:
                 raw = self._token.open(so_pin=so_pin, rw=True)
             except pk.PKCS11Error as exc:
                 raise translate(exc, "logging in as security officer") from exc
-            try:
-                yield raw
-            finally:
-                with suppress(pk.PKCS11Error):
-                    raw.close()
+            with self._hold(raw) as session:
+                yield session
 
 
 class Pkcs11Session:
@@ -392,7 +392,8 @@ class Pkcs11Session:
                 ) from None
 
     def set_pin(self, old_pin: str, new_pin: str) -> None:
+        """C_SetPIN for whoever is logged in: the user, or the security officer."""
         try:
             self._raw.set_pin(old_pin, new_pin)
         except pk.PKCS11Error as exc:
-            raise translate(exc, "changing the user PIN") from exc
+            raise translate(exc, "changing a PIN") from exc
