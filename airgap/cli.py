@@ -259,20 +259,12 @@ def _text_stream(stdin: BinaryIO) -> TextIO:
 
 def cmd_render(args: argparse.Namespace, stdin: BinaryIO, stdout: BinaryIO, stderr: TextIO) -> int:
     from airgap.qr.render import RenderSettings, render_frames
-    from airgap.qr.sinks import write_gif, write_mp4, write_png_folder
+    from airgap.qr.sinks import write_animation
 
     _, texts = _parts(args, stdin, passes=DEFAULT_ANIMATION_PASSES)
     frames = render_frames(texts, RenderSettings(module_px=args.module_px))
     out = Path(args.out)
-    suffix = out.suffix.lower()
-    if suffix == ".gif":
-        write_gif(frames, out, args.fps)
-    elif suffix == ".mp4":
-        write_mp4(frames, out, args.fps)
-    elif suffix:
-        raise RenderError(f"cannot tell what to write for {out}: use a folder, .gif or .mp4")
-    else:
-        write_png_folder(frames, out)
+    write_animation(frames, out, args.fps)
     h, w = frames[0].shape
     stderr.write(f"airgap: wrote {len(frames)} frames of {w}x{h} px to {out}\n")
     return EXIT_OK

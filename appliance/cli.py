@@ -292,19 +292,14 @@ def export_qr(record: KeyRecord, out: Path) -> int:
         DEFAULT_MODULE_PX,
     )
     from airgap.qr.render import RenderSettings, render_frames
-    from airgap.qr.sinks import write_gif, write_mp4, write_png_folder
+    from airgap.qr.sinks import write_animation
     from airgap.ur.ur import UR, parts_for_message
 
     texts = parts_for_message(
         UR(KEY_RECORD_UR_TYPE, record.to_cbor()), DEFAULT_MAX_FRAGMENT, passes=DEFAULT_ANIMATION_PASSES
     )
     frames = render_frames(texts, RenderSettings(module_px=DEFAULT_MODULE_PX))
-    if out.suffix.lower() == ".gif":
-        write_gif(frames, out, DEFAULT_FPS)
-    elif out.suffix.lower() == ".mp4":
-        write_mp4(frames, out, DEFAULT_FPS)
-    else:
-        write_png_folder(frames, out)
+    write_animation(frames, out, DEFAULT_FPS)
     return len(frames)
 
 

@@ -64,6 +64,19 @@ def write_mp4(frames: Sequence[Image], path: Path, fps: float) -> None:
         writer.release()
 
 
+def write_animation(frames: Sequence[Image], out: Path, fps: float) -> None:
+    """Frames to ``out`` by its name: X.gif, X.mp4, or a folder of numbered PNGs."""
+    suffix = out.suffix.lower()
+    if suffix == ".gif":
+        write_gif(frames, out, fps)
+    elif suffix == ".mp4":
+        write_mp4(frames, out, fps)
+    elif suffix:
+        raise RenderError(f"cannot tell what to write for {out}: use a folder, .gif or .mp4")
+    else:
+        write_png_folder(frames, out)
+
+
 def show_window(
     frames: Sequence[Image], fps: float, title: str = "airgap", seconds: float | None = None
 ) -> None:
