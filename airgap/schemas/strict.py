@@ -55,3 +55,31 @@ def fields(value: Any, spec: dict[str, type], *, what: str) -> dict[str, Any]:
         if type(item) is not kind:
             raise SchemaError(f"{what}: field {name!r} must be {kind.__name__}, not {type(item).__name__}")
     return value
+
+
+def text(value: str, *, what: str, name: str, max_len: int = 64, allow_empty: bool = False) -> str:
+    """A short printable one-line string: ids, labels, destinations."""
+    if (not value and not allow_empty) or len(value) > max_len or not value.isprintable():
+        raise SchemaError(f"{what}: {name} must be 1 to {max_len} printable characters")
+    return value
+
+
+def sized(value: bytes, *, what: str, name: str, length: int) -> bytes:
+    if len(value) != length:
+        raise SchemaError(f"{what}: {name} must be {length} bytes, not {len(value)}")
+    return value
+
+
+def natural(value: int, *, what: str, name: str, positive: bool = False, limit: int = 2**63 - 1) -> int:
+    """A non-negative (or positive) integer that fits in 63 bits, as SQLite and CBOR both hold it."""
+    low = 1 if positive else 0
+    if not low <= value <= limit:
+        raise SchemaError(
+            f"{what}: {name} must be {'positive' if positive else 'non-negative'} and at most {limit}"
+        )
+    return value
+
+
+def version(value: int, expected: int, *, what: str) -> None:
+    if value != expected:
+        raise SchemaError(f"{what}: version {value} is not supported (expected {expected})")

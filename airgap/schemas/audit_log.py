@@ -1,0 +1,177 @@
+"""The station's audit log as both sides see it: entries, the hash chain, and the export format.
+
+Each entry's hash is a tagged SHA-256 over the previous hash and the entry's
+fields in fixed framing (not CBOR), so anyone can recompute the chain fast;
+the host checks a million entries in a few seconds. The station seals the
+head and sequence number in its HSM, so an old copy of the database is
+caught; the host remembers heads it saw in responses, so a rewritten log is
+caught.
+
+An export is a CBOR sequence (RFC 8742): a header map, then one array
+``[seq, at, kind, body, prev, hash]`` per entry, read one item at a time so
+memory stays flat however long the log is.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import struct
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, BinaryIO
+
+import cbor2
+
+from airgap.errors import DecodeError, SchemaError
+from airgap.schemas import strict
+from airgap.schemas.digests import Tag
+
+EXPORT_UR_TYPE = "x-audit-export"
+EXPORT_VERSION = 1
+GENESIS = bytes(32)
+MAX_BODY = 32 * 1024
+_PREFIX = bytes([len(Tag.AUDIT_ENTRY.value)]) + Tag.AUDIT_ENTRY.value
+_FRAME = struct.Struct(">32sQqB")
+
+
+class EntryKind(StrEnum):
+    INIT = "init"
+    KEY_GENERATED = "key-generated"
+    CARDS_ROTATED = "cards-rotated"
+    CARDS = "cards"  # cards presented in a ceremony: accepted or refused
+    POLICY_INSTALLED = "policy-installed"
+    SCAN = "scan"  # a payload arrived on the link
+    REVIEW = "review"  # the review screen was shown for a request
+    REFUSE = "refuse"
+    APPROVE = "approve"  # sealed before the HSM signs; counts the request as used
+    SIGNATURE = "signature"  # the response, sealed before it is shown
+    REISSUE = "reissue"  # a logged response shown again
+    RECOVER = "recover"  # an unsealed tail checked and sealed after a crash
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    seq: int
+    at: int
+    kind: str
+    body: bytes  # canonical CBOR map
+    prev: bytes
+    hash: bytes
+
+    def fields(self) -> dict[str, Any]:
+        return dict(strict.decode(self.body, what=f"audit entry {self.seq}", max_bytes=MAX_BODY))
+
+
+def entry_hash(seq: int, at: int, kind: str, body: bytes, prev: bytes) -> bytes:
+    h = hashlib.sha256(_PREFIX)
+    h.update(_FRAME.pack(prev, seq, at, len(kind)))
+    h.update(kind.encode())
+    h.update(body)
+    return h.digest()
+
+
+def make_entry(seq: int, at: int, kind: str, fields: dict[str, Any], prev: bytes) -> AuditEntry:
+    body = strict.encode(fields)
+    return AuditEntry(seq, at, kind, body, prev, entry_hash(seq, at, kind, body, prev))
+
+
+@dataclass(frozen=True, slots=True)
+class ChainReport:
+    count: int
+    head: bytes
+    last_seq: int
+    problems: tuple[str, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def verify_chain(
+    entries: Iterable[AuditEntry], *, prev: bytes = GENESIS, first_seq: int = 1, max_problems: int = 20
+) -> ChainReport:
+    """Recompute every hash and link. Problems are listed, up to ``max_problems``, in log order."""
+    problems: list[str] = []
+    expected_seq, head, count, at_floor = first_seq, prev, 0, 0
+    for entry in entries:
+        count += 1
+        if len(problems) >= max_problems:
+            continue
+        if entry.seq != expected_seq:
+            problems.append(f"entry {entry.seq}: expected sequence number {expected_seq} (entries missing)")
+        if entry.prev != head:
+            problems.append(f"entry {entry.seq}: does not link to the entry before it")
+        if entry_hash(entry.seq, entry.at, entry.kind, entry.body, entry.prev) != entry.hash:
+            problems.append(f"entry {entry.seq}: hash does not match its contents (altered)")
+        if entry.at < at_floor:
+            problems.append(f"entry {entry.seq}: time goes backwards")
+        expected_seq, head, at_floor = entry.seq + 1, entry.hash, max(at_floor, entry.at)
+    return ChainReport(count, head, expected_seq - 1, tuple(problems))
+
+
+@dataclass(frozen=True, slots=True)
+class ExportHeader:
+    station: str
+    count: int
+    head: bytes
+
+    def to_map(self) -> dict[str, Any]:
+        return {"version": EXPORT_VERSION, "station": self.station, "count": self.count, "head": self.head}
+
+
+def write_export(out: BinaryIO, header: ExportHeader, entries: Iterable[AuditEntry]) -> None:
+    out.write(strict.encode(header.to_map()))
+    for e in entries:
+        out.write(cbor2.dumps([e.seq, e.at, e.kind, e.body, e.prev, e.hash]))
+
+
+def export_bytes(header: ExportHeader, entries: Iterable[AuditEntry]) -> bytes:
+    buffer = io.BytesIO()
+    write_export(buffer, header, entries)
+    return buffer.getvalue()
+
+
+def _entry(item: Any, number: int) -> AuditEntry:
+    what = f"audit export entry {number}"
+    if not (isinstance(item, list) and len(item) == 6):
+        raise SchemaError(f"{what}: expected [seq, at, kind, body, prev, hash]")
+    seq, at, kind, body, prev, digest = item
+    if not (type(seq) is int and type(at) is int and type(kind) is str and type(body) is bytes):
+        raise SchemaError(f"{what}: wrong field types")
+    if not (type(prev) is bytes and len(prev) == 32 and type(digest) is bytes and len(digest) == 32):
+        raise SchemaError(f"{what}: prev and hash must be 32 bytes")
+    if not (0 <= seq < 2**63 and -(2**63) <= at < 2**63 and 0 < len(kind) <= 32 and len(body) <= MAX_BODY):
+        raise SchemaError(f"{what}: a field is out of range")
+    return AuditEntry(seq, at, kind, body, prev, digest)
+
+
+def read_export(stream: BinaryIO) -> tuple[ExportHeader, Iterator[AuditEntry]]:
+    """The header now, the entries lazily; malformed input raises DecodeError or SchemaError."""
+    decoder = cbor2.CBORDecoder(stream, allow_indefinite=False, allow_duplicate_keys=False, max_depth=4)
+
+    def item(what: str) -> Any:
+        try:
+            return decoder.decode()
+        except (cbor2.CBORDecodeError, ValueError, TypeError, OverflowError, MemoryError) as exc:
+            raise DecodeError(f"audit export: {what} is not valid CBOR ({exc})") from None
+
+    what = "audit export header"
+    h = strict.fields(
+        item("the header"), {"version": int, "station": str, "count": int, "head": bytes}, what=what
+    )
+    strict.version(h["version"], EXPORT_VERSION, what=what)
+    header = ExportHeader(
+        station=strict.text(h["station"], what=what, name="station"),
+        count=strict.natural(h["count"], what=what, name="count"),
+        head=strict.sized(h["head"], what=what, name="head", length=32),
+    )
+
+    def entries() -> Iterator[AuditEntry]:
+        for number in range(1, header.count + 1):
+            yield _entry(item(f"entry {number}"), number)
+        if stream.read(1):
+            raise SchemaError("audit export: data after the last entry the header counts")
+
+    return header, entries()

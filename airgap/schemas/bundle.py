@@ -1,0 +1,133 @@
+"""The signed bundle: a request plus the station responses that approve it, checkable by anyone
+who holds the vault definition and nothing else.
+
+The request and each response are embedded as their exact canonical bytes, so
+the bundle verifies the same bytes the stations signed; a flipped byte
+anywhere either fails to parse or fails a check, never passes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from airgap.errors import AirgapError, SchemaError
+from airgap.schemas import strict
+from airgap.schemas.request import Rekey, SpendRequest
+from airgap.schemas.response import SignatureResponse
+from airgap.schemas.signatures import SignatureError
+from airgap.schemas.vault import MAX_KEYS, VaultDefinition
+
+UR_TYPE = "x-signed-bundle"
+VERSION = 1
+
+
+class Problem(StrEnum):
+    WRONG_VAULT = "wrong-vault"
+    EXPIRED = "expired"
+    TAMPERED = "tampered"
+    UNKNOWN_KEY = "unknown-key"
+    BAD_SIGNATURE = "bad-signature"
+    DUPLICATE_SIGNER = "duplicate-signer"
+    TOO_FEW = "too-few"
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    problem: Problem
+    text: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SignedBundle:
+    request: SpendRequest
+    responses: tuple[SignatureResponse, ...]
+
+    def to_cbor(self) -> bytes:
+        return strict.encode(
+            {
+                "version": VERSION,
+                "request": self.request.to_cbor(),
+                "responses": [r.to_cbor() for r in self.responses],
+            }
+        )
+
+    @classmethod
+    def from_cbor(cls, data: bytes) -> SignedBundle:
+        what = "signed bundle"
+        v = strict.fields(
+            strict.decode(data, what=what, max_bytes=256 * 1024),
+            {"version": int, "request": bytes, "responses": list},
+            what=what,
+        )
+        strict.version(v["version"], VERSION, what=what)
+        if not 1 <= len(v["responses"]) <= MAX_KEYS or not all(isinstance(r, bytes) for r in v["responses"]):
+            raise SchemaError(f"{what}: responses must be 1 to {MAX_KEYS} byte strings")
+        return cls(
+            request=SpendRequest.from_cbor(v["request"]),
+            responses=tuple(SignatureResponse.from_cbor(r) for r in v["responses"]),
+        )
+
+
+def required_signers(vault: VaultDefinition, request: SpendRequest) -> int:
+    """M, except a rekey that declared fewer signers (and so waited out the penalty at each one)."""
+    action = request.action
+    if isinstance(action, Rekey) and action.declared_signers < vault.threshold:
+        return action.declared_signers
+    return vault.threshold
+
+
+def check_response(
+    vault: VaultDefinition, request: SpendRequest, response: SignatureResponse
+) -> Finding | None:
+    """Why ``response`` does not count towards ``request``'s quorum, or None when it does."""
+    if response.request_digest != request.digest() or response.request_id != request.request_id:
+        return Finding(Problem.TAMPERED, "answers a different request (request digest differs)")
+    if response.vault_id != vault.vault_id:
+        return Finding(Problem.WRONG_VAULT, f"names vault {response.vault_id!r}, not {vault.vault_id!r}")
+    key = vault.key(response.key_id)
+    if key is None:
+        return Finding(Problem.UNKNOWN_KEY, f"key {response.key_id.hex()[:16]} is not in the vault")
+    if key.algorithm is not response.algorithm or key.station != response.station:
+        return Finding(Problem.TAMPERED, "station or algorithm differs from the vault's record of the key")
+    try:
+        response.verify(key.public_key)
+    except SignatureError as exc:
+        return Finding(Problem.BAD_SIGNATURE, f"signature from {key.station}: {exc}")
+    return None
+
+
+def check_bundle(vault: VaultDefinition, bundle: SignedBundle, *, now: int | None = None) -> list[Finding]:
+    """Every reason ``bundle`` is not a valid approval under ``vault``; empty means valid."""
+    request = bundle.request
+    findings: list[Finding] = []
+    if request.vault_id != vault.vault_id:
+        findings.append(Finding(Problem.WRONG_VAULT, f"request is for vault {request.vault_id!r}"))
+    elif request.policy_digest != vault.digest():
+        findings.append(Finding(Problem.WRONG_VAULT, "request names another definition of this vault"))
+    if now is not None and now > request.expires_at:
+        findings.append(Finding(Problem.EXPIRED, f"request expired at {request.expires_at}"))
+    signers: set[bytes] = set()
+    for number, response in enumerate(bundle.responses, 1):
+        finding = check_response(vault, request, response)
+        if finding is None and response.key_id in signers:
+            finding = Finding(Problem.DUPLICATE_SIGNER, f"{response.station} signed more than once")
+        if finding is not None:
+            findings.append(Finding(finding.problem, f"response {number}: {finding.text}"))
+        else:
+            signers.add(response.key_id)
+    need = required_signers(vault, request)
+    if len(signers) < need:
+        findings.append(
+            Finding(Problem.TOO_FEW, f"{len(signers)} valid distinct signature(s), {need} needed")
+        )
+    return findings
+
+
+def parse_and_check(vault: VaultDefinition, data: bytes, *, now: int | None = None) -> list[Finding]:
+    """``check_bundle`` on raw bytes, where bytes that do not parse are one more finding."""
+    try:
+        bundle = SignedBundle.from_cbor(data)
+    except AirgapError as exc:
+        return [Finding(Problem.TAMPERED, str(exc))]
+    return check_bundle(vault, bundle, now=now)

@@ -1,0 +1,250 @@
+"""Station policies as people write them (TOML in firmware-config/), compiled to canonical CBOR.
+
+Shared: the host writes these files (``host vault export-policy``), the
+station compiles and seals them.
+
+Errors name the file and line, because the person fixing them is reading the
+TOML, not the CBOR. Amounts are integers in base units; durations are
+seconds or text like ``"90d"``, ``"1h30m"``. The schema is in
+firmware-config/README.md.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from airgap.errors import AirgapError, SchemaError
+from airgap.schemas.vault import StationPolicy, VaultDefinition
+
+_UNITS = {"w": 7 * 86400, "d": 86400, "h": 3600, "m": 60, "s": 1}
+_DURATION = re.compile(r"(\d+)([wdhms])")
+_HEADER = re.compile(r"^\s*(\[\[?)\s*([A-Za-z0-9_.\-]+)\s*\]\]?")
+_KEY = re.compile(r"^\s*([A-Za-z0-9_\-]+)\s*=")
+
+_DURATIONS = {
+    "window": "window_seconds",
+    "cooldown": "cooldown_seconds",
+    "announce_delay": "announce_delay_seconds",
+    "announce_expiry": "announce_expiry_seconds",
+    "rekey_delay": "rekey_delay_seconds",
+    "max_request_lifetime": "max_request_lifetime_seconds",
+}
+_SCHEMA: dict[str, dict[str, Any]] = {
+    "vault": {"id": str, "generation": int, "threshold": int, "asset": dict, "keys": list},
+    "vault.asset": {"code": str, "decimals": int},
+    "vault.keys": {"station": str, "algorithm": str, "public_key": str},
+    "rules": {
+        "destinations": list,
+        "max_per_spend": int,
+        "window_max": int,
+        "rekey_penalty": int,
+        **dict.fromkeys(_DURATIONS, (int, str)),
+    },
+    "station": {"key_label": str, "key_id": str},
+}
+
+
+class PolicyFileError(SchemaError):
+    """A policy file that does not compile; the message names the line."""
+
+
+def line_index(text: str) -> dict[str, int]:
+    """Dotted path (``vault.keys[1].public_key``) → line number, for the error messages."""
+    lines: dict[str, int] = {}
+    table, counts = "", dict[str, int]()
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = raw.split("#", 1)[0]
+        header = _HEADER.match(line)
+        if header:
+            name = header.group(2)
+            if header.group(1) == "[[":
+                counts[name] = counts.get(name, -1) + 1
+                name = f"{name}[{counts[name]}]"
+            table = name
+            lines.setdefault(table, number)
+            continue
+        key = _KEY.match(line)
+        if key:
+            lines.setdefault(f"{table}.{key.group(1)}" if table else key.group(1), number)
+    return lines
+
+
+def parse_duration(value: int | str) -> int:
+    if isinstance(value, int):
+        if value < 0:
+            raise ValueError("a duration cannot be negative")
+        return value
+    text = value.replace(" ", "")
+    if not text or _DURATION.sub("", text):
+        raise ValueError(f"{value!r} is not a duration like '90d', '1h30m' or a number of seconds")
+    return sum(int(n) * _UNITS[u] for n, u in _DURATION.findall(text))
+
+
+def format_duration(seconds: int) -> str:
+    if seconds == 0:
+        return "0s"
+    parts = []
+    for unit in "dhms":
+        n, seconds = divmod(seconds, _UNITS[unit])
+        if n:
+            parts.append(f"{n}{unit}")
+    return "".join(parts)
+
+
+def compile_policy(text: str, source: str = "policy") -> StationPolicy:
+    lines = line_index(text)
+
+    def fail(path: str, message: str) -> PolicyFileError:
+        probe = path
+        while probe and probe not in lines:
+            probe = probe.rpartition(".")[0]
+        where = f"{source}:{lines[probe]}" if probe else source
+        return PolicyFileError(f"{where}: {path}: {message}")
+
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise PolicyFileError(f"{source}: not valid TOML: {exc}") from None
+    _check_table(doc, "", {k: dict for k in ("vault", "rules", "station")}, fail)
+    vault = _check_table(doc["vault"], "vault", _SCHEMA["vault"], fail)
+    asset = _check_table(vault["asset"], "vault.asset", _SCHEMA["vault.asset"], fail)
+    keys = []
+    for i, entry in enumerate(vault["keys"]):
+        path = f"vault.keys[{i}]"
+        if not isinstance(entry, dict):
+            raise fail(path, "each key is a [[vault.keys]] table")
+        k = _check_table(entry, path, _SCHEMA["vault.keys"], fail)
+        keys.append({**k, "public_key": _hex(k["public_key"], f"{path}.public_key", fail)})
+    rules = _check_table(doc["rules"], "rules", _SCHEMA["rules"], fail)
+    station = _check_table(doc["station"], "station", _SCHEMA["station"], fail)
+
+    dests = rules["destinations"]
+    if not all(isinstance(d, str) for d in dests):
+        raise fail("rules.destinations", "every destination is a string")
+    if len(set(dests)) != len(dests):
+        raise fail("rules.destinations", "a destination is listed twice")
+    rule_map: dict[str, Any] = {
+        "destinations": sorted(dests),
+        "max_per_spend": rules["max_per_spend"],
+        "window_max": rules["window_max"],
+        "rekey_penalty": rules["rekey_penalty"],
+    }
+    for name, field in _DURATIONS.items():
+        try:
+            rule_map[field] = parse_duration(rules[name])
+        except ValueError as exc:
+            raise fail(f"rules.{name}", str(exc)) from None
+    vault_map = {
+        "version": 1,
+        "vault_id": vault["id"],
+        "generation": vault["generation"],
+        "asset": asset,
+        "threshold": vault["threshold"],
+        "keys": keys,
+        "rules": rule_map,
+    }
+    try:
+        definition = VaultDefinition.from_map(vault_map)
+        return StationPolicy(
+            vault=definition,
+            key_label=station["key_label"],
+            key_id=_hex(station["key_id"], "station.key_id", fail),
+        )
+    except AirgapError as exc:
+        raise fail(_blame(str(exc)), str(exc).split(": ", 1)[-1]) from None
+
+
+def _blame(message: str) -> str:
+    """The TOML path a schema message is about, for its line number."""
+    best = "vault"
+    for word, path in (
+        ("threshold", "vault.threshold"),
+        ("vault id", "vault.id"),
+        ("generation", "vault.generation"),
+        ("asset", "vault.asset"),
+        ("key", "vault.keys"),
+        ("station's key", "station.key_id"),
+        ("label", "station.key_label"),
+        ("destination", "rules.destinations"),
+        ("max_per_spend", "rules.max_per_spend"),
+        ("window_max", "rules.window_max"),
+        ("penalty", "rules.rekey_penalty"),
+        ("announce", "rules.announce_delay"),
+        ("seconds", "rules"),
+    ):
+        if word in message:
+            best = path  # later, more specific words win
+    return best
+
+
+def _check_table(
+    value: dict[str, Any], path: str, spec: dict[str, Any], fail: Callable[[str, str], PolicyFileError]
+) -> dict[str, Any]:
+    for name in value:
+        if name not in spec:
+            raise fail(f"{path}.{name}".lstrip("."), "unknown setting (a typo?)")
+    for name, kind in spec.items():
+        where = f"{path}.{name}".lstrip(".")
+        if name not in value:
+            raise fail(where, "missing")
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        if type(value[name]) not in kinds:
+            names = " or ".join("table" if k is dict else k.__name__ for k in kinds)
+            raise fail(where, f"must be {names}")
+    return value
+
+
+def _hex(text: str, path: str, fail: Callable[[str, str], PolicyFileError]) -> bytes:
+    try:
+        return bytes.fromhex(text)
+    except ValueError:
+        raise fail(path, "must be hexadecimal") from None
+
+
+def load_policy_file(path: Path) -> StationPolicy:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PolicyFileError(f"{path}: cannot read: {exc}") from None
+    return compile_policy(text, str(path))
+
+
+def render_policy(policy: StationPolicy, comment: str = "") -> str:
+    """The TOML for ``policy``; ``compile_policy(render_policy(p)) == p``. The host's export-policy."""
+    v, r = policy.vault, policy.vault.rules
+    out = [f"# {line}" for line in comment.splitlines()]
+    out += [
+        "[vault]",
+        f'id = "{v.vault_id}"',
+        f"generation = {v.generation}",
+        f"threshold = {v.threshold}  # the lock level M: signatures needed out of {len(v.keys)}",
+        "",
+        "[vault.asset]",
+        f'code = "{v.asset.code}"',
+        f"decimals = {v.asset.decimals}",
+    ]
+    for k in v.keys:
+        out += ["", "[[vault.keys]]", f'station = "{k.station}"', f'algorithm = "{k.algorithm.value}"']
+        out += [f'public_key = "{k.public_key.hex()}"  # key id {k.key_id.hex()[:16]}']
+    out += ["", "[rules]", "destinations = ["]
+    out += [f'  "{d}",' for d in r.destinations]
+    out += [
+        "]",
+        f"max_per_spend = {r.max_per_spend}  # {v.asset.format(r.max_per_spend)}",
+        f"window_max = {r.window_max}  # {v.asset.format(r.window_max)}",
+    ]
+    for name, field in _DURATIONS.items():
+        out.append(f'{name} = "{format_duration(getattr(r, field))}"')
+    out += [
+        f"rekey_penalty = {r.rekey_penalty}",
+        "",
+        "[station]",
+        f'key_label = "{policy.key_label}"',
+        f'key_id = "{policy.key_id.hex()}"',
+        "",
+    ]
+    return "\n".join(out)
