@@ -1,15 +1,13 @@
 """The station's own small state file: its name, token, card-set commitments and key records.
 
-Kept as canonical CBOR and replaced atomically (write, fsync, rename, fsync
-the folder), so a power cut leaves either the old file or the new one. The
-audit log and the HSM-sealed head arrive with the trust-boundary issue; this
-file holds nothing secret (commitments, not shares).
+Kept as canonical CBOR and replaced atomically, so a power cut leaves either
+the old file or the new one. It holds nothing secret (commitments, not
+shares). The audit log and installed policies live beside it (audit.db,
+policies/), checked against the HSM seal.
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -18,6 +16,7 @@ from airgap.schemas import strict
 from airgap.schemas.key_record import KeyRecord
 from appliance.cards import CardSet
 from appliance.errors import StationStateError
+from appliance.files import atomic_write
 
 FILE_NAME = "station.cbor"
 _VERSION = 1
@@ -108,20 +107,4 @@ def exists(folder: Path) -> bool:
 
 
 def save(folder: Path, state: StationState) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    data = state.to_cbor()
-    fd, temp = tempfile.mkstemp(dir=folder, prefix=".station-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, folder / FILE_NAME)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-    directory = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
+    atomic_write(folder / FILE_NAME, state.to_cbor())

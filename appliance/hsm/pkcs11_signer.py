@@ -397,3 +397,42 @@ class Pkcs11Session:
             self._raw.set_pin(old_pin, new_pin)
         except pk.PKCS11Error as exc:
             raise translate(exc, "changing a PIN") from exc
+
+    def read_data(self, label: str) -> list[bytes]:
+        """The values of the private data objects labelled ``label`` (normally one)."""
+        try:
+            return [bytes(obj[Attribute.VALUE]) for obj in self._raw.get_objects(_data_template(label))]
+        except pk.PKCS11Error as exc:
+            raise translate(exc, f"reading {label!r}") from exc
+
+    def write_data(self, label: str, value: bytes) -> None:
+        """Replace the private data object ``label``: readable and writable only when logged in,
+        so only a quorum of custodians can change it.
+
+        Tokens differ on whether a data object's value may be modified (SoftHSM
+        says no), so the new object is created first and the old ones
+        destroyed after: a crash in between leaves both, never neither, and
+        the caller picks the newer.
+        """
+        try:
+            old = list(self._raw.get_objects(_data_template(label)))
+            self._raw.create_object(
+                {
+                    **_data_template(label),
+                    Attribute.TOKEN: True,
+                    Attribute.PRIVATE: True,
+                    Attribute.MODIFIABLE: True,
+                    Attribute.APPLICATION: "airgap-station",
+                    Attribute.VALUE: value,
+                }
+            )
+            for obj in old:
+                obj.destroy()
+        except pk.PKCS11Error as exc:
+            raise translate(exc, f"writing {label!r}") from exc
+        if self.read_data(label) != [value]:
+            raise HsmError(f"the token did not store {label!r} as written")
+
+
+def _data_template(label: str) -> dict[Any, Any]:
+    return {Attribute.CLASS: ObjectClass.DATA, Attribute.LABEL: label}

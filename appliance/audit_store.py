@@ -1,0 +1,166 @@
+"""The station's audit log in SQLite: append-only, hash-chained, committed before anything leaves.
+
+WAL mode with ``synchronous=FULL``: once ``append`` returns, the entry
+survives a power cut. Triggers refuse UPDATE and DELETE, which guards against
+our own bugs; against someone with the disk, the chain head sealed in the HSM
+is what counts (see ``seal``).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from airgap.errors import AirgapError
+from airgap.schemas.audit_log import GENESIS, AuditEntry, EntryKind, make_entry
+from airgap.schemas.request import SpendRequest
+from airgap.schemas.response import SignatureResponse
+from appliance.errors import StationStateError
+
+FILE_NAME = "audit.db"
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS log (
+    seq INTEGER PRIMARY KEY,
+    at INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    body BLOB NOT NULL,
+    prev BLOB NOT NULL,
+    hash BLOB NOT NULL UNIQUE,
+    vault TEXT,
+    request_digest BLOB
+);
+CREATE INDEX IF NOT EXISTS log_vault ON log (vault, kind);
+CREATE INDEX IF NOT EXISTS log_request ON log (request_digest, kind);
+CREATE TRIGGER IF NOT EXISTS log_no_update BEFORE UPDATE ON log
+    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS log_no_delete BEFORE DELETE ON log
+    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+"""
+
+
+class AuditStore:
+    def __init__(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self.path = folder / FILE_NAME
+        try:
+            self._db = sqlite3.connect(self.path, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            self._db.executescript(_SCHEMA)
+            with self._transaction():
+                row = self._db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
+                if row is None:
+                    self._db.execute("INSERT INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
+                elif row[0] != SCHEMA_VERSION:
+                    raise StationStateError(f"{self.path}: schema version {row[0]} is not supported")
+        except sqlite3.DatabaseError as exc:
+            raise StationStateError(f"{self.path}: not a usable audit database ({exc})") from None
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> AuditStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _transaction(self) -> Any:
+        return _Transaction(self._db)
+
+    def head(self) -> tuple[int, bytes, int]:
+        """(last sequence number, its hash, its time); (0, GENESIS, 0) for an empty log."""
+        row = self._db.execute("SELECT seq, hash, at FROM log ORDER BY seq DESC LIMIT 1").fetchone()
+        return (0, GENESIS, 0) if row is None else (row[0], bytes(row[1]), row[2])
+
+    def append(
+        self,
+        kind: EntryKind,
+        fields: dict[str, Any],
+        at: int,
+        *,
+        vault: str | None = None,
+        request_digest: bytes | None = None,
+    ) -> AuditEntry:
+        """Commit one entry (durably) and return it."""
+        try:
+            with self._transaction():
+                seq, prev, _ = self.head()
+                entry = make_entry(seq + 1, at, kind.value, fields, prev)
+                self._db.execute(
+                    "INSERT INTO log VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        entry.seq,
+                        entry.at,
+                        entry.kind,
+                        entry.body,
+                        entry.prev,
+                        entry.hash,
+                        vault,
+                        request_digest,
+                    ),
+                )
+        except sqlite3.DatabaseError as exc:
+            raise StationStateError(f"{self.path}: cannot write the audit log ({exc})") from None
+        return entry
+
+    def entries(self, start: int = 1) -> Iterator[AuditEntry]:
+        cursor = self._db.execute(
+            "SELECT seq, at, kind, body, prev, hash FROM log WHERE seq >= ? ORDER BY seq", (start,)
+        )
+        for seq, at, kind, body, prev, digest in cursor:
+            yield AuditEntry(seq, at, kind, bytes(body), bytes(prev), bytes(digest))
+
+    def entry(self, seq: int) -> AuditEntry | None:
+        return next(iter(self._select("seq = ?", (seq,))), None)
+
+    def _select(self, where: str, args: tuple[Any, ...]) -> list[AuditEntry]:
+        rows = self._db.execute(
+            f"SELECT seq, at, kind, body, prev, hash FROM log WHERE {where} ORDER BY seq", args
+        ).fetchall()
+        return [AuditEntry(s, a, k, bytes(b), bytes(p), bytes(h)) for s, a, k, b, p, h in rows]
+
+    def vault_entries(self, vault: str, kind: EntryKind) -> list[AuditEntry]:
+        return self._select("vault = ? AND kind = ?", (vault, kind.value))
+
+    def request_entries(self, request_digest: bytes, kind: EntryKind) -> list[AuditEntry]:
+        return self._select("request_digest = ? AND kind = ?", (request_digest, kind.value))
+
+    def kind_entries(self, kind: EntryKind) -> list[AuditEntry]:
+        return self._select("kind = ?", (kind.value,))
+
+
+class _Transaction:
+    """BEGIN IMMEDIATE … COMMIT, or ROLLBACK on any exception."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def __enter__(self) -> None:
+        self._db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, kind: object, *rest: object) -> None:
+        self._db.execute("COMMIT" if kind is None else "ROLLBACK")
+
+
+def approved_request(entry: AuditEntry) -> SpendRequest:
+    """The request an ``approve`` entry approved."""
+    try:
+        return SpendRequest.from_cbor(entry.fields()["request"])
+    except (AirgapError, KeyError, TypeError) as exc:
+        raise StationStateError(
+            f"audit entry {entry.seq}: approval does not hold a valid request ({exc})"
+        ) from None
+
+
+def logged_response(entry: AuditEntry) -> SignatureResponse:
+    try:
+        return SignatureResponse.from_cbor(entry.fields()["response"])
+    except (AirgapError, KeyError, TypeError) as exc:
+        raise StationStateError(f"audit entry {entry.seq}: signature entry is malformed ({exc})") from None

@@ -1,0 +1,312 @@
+"""The signing ceremony: one scanned payload in, one answer out, every step in the audit log.
+
+Order is the point. The request is parsed and decided on the station's own
+state before any card is asked for (policy before the HSM). The custodians
+see every field and every rule's result. Cards are checked against their
+commitments before the HSM is touched. Inside the session the log is checked
+against the HSM seal, the policy against its sealed digest, the clock against
+the sealed time, and the decision is taken again on the verified state.
+Then the approval is logged and sealed, the HSM signs, the signature is
+logged and sealed, and only then is the answer shown.
+
+A request already approved here is not signed again. If its signature is in
+the log (the station died before showing it), the logged response is shown
+again; if only its approval is (it died before signing), it is signed under
+that approval. Both still need the cards, because both end with a seal.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from enum import StrEnum
+
+from airgap.errors import AirgapError
+from airgap.schemas.audit_log import AuditEntry, EntryKind
+from airgap.schemas.request import SpendRequest
+from airgap.schemas.response import REFUSAL_UR_TYPE, RESPONSE_UR_TYPE, Refusal, SignatureResponse
+from airgap.schemas.vault import StationPolicy
+from airgap.ur.ur import UR
+from appliance import policy_store
+from appliance.audit_store import logged_response
+from appliance.cards import PresentedCard, check_cards
+from appliance.decide import EXPLANATIONS, Approve, Code, Refuse, decide
+from appliance.errors import CardError, HsmError, StationStateError
+from appliance.review import review_lines
+from appliance.screen import Screen
+from appliance.seal import LogRollbackError, voided_approvals
+from appliance.station import SealedSession, Station
+
+CardProvider = Callable[[int], Sequence[PresentedCard]]
+FaultHook = Callable[[str], None]
+
+
+class StationCode(StrEnum):
+    """Refusals that come from the station's own checks rather than from the vault's rules."""
+
+    MALFORMED = "malformed-request"
+    NO_POLICY = "no-policy"
+    POLICY_CHANGED = "policy-not-sealed"
+    LOG_ROLLBACK = "log-rollback"
+    KEY_MISMATCH = "key-mismatch"
+    DECLINED = "declined"
+    CARDS_REFUSED = "cards-refused"
+    HSM_FAILED = "hsm-failed"
+
+
+STATION_EXPLANATIONS: dict[StationCode, str] = {
+    StationCode.MALFORMED: "The payload is not a valid spend request; nothing in it was acted on.",
+    StationCode.NO_POLICY: "No policy for this vault is installed and sealed at this station.",
+    StationCode.POLICY_CHANGED: "The policy on disk is not the one sealed in the HSM: edited or replaced.",
+    StationCode.LOG_ROLLBACK: "The audit database is not the one the HSM sealed (an older copy was restored, "
+    "or it was rewritten).",
+    StationCode.KEY_MISMATCH: "The HSM key named by the policy is not the vault's key for this station.",
+    StationCode.DECLINED: "The custodians declined after reviewing the request.",
+    StationCode.CARDS_REFUSED: "The custodian cards were refused.",
+    StationCode.HSM_FAILED: "The HSM failed; nothing was signed.",
+}
+
+
+class Outcome(StrEnum):
+    SIGNED = "signed"
+    REFUSED = "refused"
+    REISSUED = "reissued"
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    outcome: Outcome
+    ur: UR
+    code: str
+    text: str
+
+
+def _refusal_text(code: Code | StationCode, detail: str = "") -> str:
+    base = EXPLANATIONS[code] if isinstance(code, Code) else STATION_EXPLANATIONS[code]
+    return f"{base} ({detail})" if detail and detail not in base else base
+
+
+class Ceremony:
+    def __init__(
+        self,
+        station: Station,
+        *,
+        screen: Screen,
+        cards: CardProvider,
+        fault: FaultHook = lambda point: None,
+    ) -> None:
+        self.station = station
+        self.screen = screen
+        self.cards = cards
+        self.fault = fault
+
+    @property
+    def name(self) -> str:
+        return self.station.state.station
+
+    def handle(self, ur: UR) -> Answer:
+        """Take one scanned payload through the whole ceremony and show the answer."""
+        answer = self._handle(ur)
+        self.screen.say(f"{answer.outcome.value.upper()}: {answer.text}")
+        self.screen.show_answer(f"{answer.outcome.value} answer", answer.ur)
+        return answer
+
+    def refuse_unreadable(self, detail: str) -> Answer:
+        """Frames that never assembled into a message (bad checksum, over the caps): refused and logged."""
+        now = self.station.clock()
+        self.station.log(EntryKind.SCAN, {"error": detail[:300]}, now)
+        answer = self._refuse(None, StationCode.MALFORMED, detail[:300], now)
+        self.screen.say(f"REFUSED: {answer.text}")
+        self.screen.show_answer("refused answer", answer.ur)
+        return answer
+
+    def _handle(self, ur: UR) -> Answer:
+        station, now = self.station, self.station.clock()
+        try:
+            request = SpendRequest.from_cbor(ur.cbor)
+        except AirgapError as exc:
+            station.log(
+                EntryKind.SCAN,
+                {
+                    "payload_sha256": hashlib.sha256(ur.cbor).digest(),
+                    "bytes": len(ur.cbor),
+                    "error": str(exc)[:300],
+                },
+                now,
+            )
+            return self._refuse(None, StationCode.MALFORMED, str(exc)[:300], now)
+        digest, vault_id = request.digest(), request.vault_id
+        station.log(
+            EntryKind.SCAN,
+            {
+                "request_id": request.request_id,
+                "request_digest": digest,
+                "vault": vault_id,
+                "bytes": len(ur.cbor),
+            },
+            now,
+            vault=vault_id,
+            request_digest=digest,
+        )
+        try:
+            policy = policy_store.load(station.state_dir, vault_id)
+        except policy_store.PolicyMissingError as exc:
+            return self._refuse(request, StationCode.NO_POLICY, str(exc), now)
+        except StationStateError as exc:
+            return self._refuse(request, StationCode.POLICY_CHANGED, str(exc), now)
+        if station.logged_policy(vault_id) != policy:
+            return self._refuse(
+                request, StationCode.POLICY_CHANGED, "differs from the copy logged at installation", now
+            )
+
+        verdict = decide(policy, station.vault_state(vault_id), request, now)
+        prior = self._prior(digest) if isinstance(verdict, Refuse) and verdict.code is Code.REPLAY else None
+        lines = review_lines(self.name, policy, request, verdict.checks, verdict, now)
+        if prior is not None:
+            lines.append(
+                "this request was approved here before: its logged signature will be shown again"
+                if prior.kind == EntryKind.SIGNATURE
+                else "this request was approved here but the station stopped before signing: "
+                "it will be signed under that approval"
+            )
+        self.screen.review(lines)
+        outcome = (
+            "resume" if prior is not None else ("approve" if isinstance(verdict, Approve) else verdict.code)
+        )
+        station.log(
+            EntryKind.REVIEW,
+            {"request_digest": digest, "verdict": str(outcome)},
+            now,
+            vault=vault_id,
+            request_digest=digest,
+        )
+        if isinstance(verdict, Refuse) and prior is None:
+            return self._refuse(request, verdict.code, verdict.text, now)
+
+        if not self.screen.confirm("Custodians: is this exactly what you mean to sign?"):
+            return self._refuse(request, StationCode.DECLINED, "", now)
+        card_set = station.state.card_set
+        try:
+            cards = check_cards(self.cards(card_set.threshold), card_set)
+        except CardError as exc:
+            station.log(EntryKind.CARDS, {"accepted": False, "reason": str(exc)[:300]}, now)
+            return self._refuse(request, StationCode.CARDS_REFUSED, str(exc), now)
+        station.log(EntryKind.CARDS, {"accepted": True, "cards": sorted(c.index for c in cards)}, now)
+        try:
+            with station.sealed_session(cards, now) as sealed:
+                return self._sign(sealed, request, policy, now)
+        except LogRollbackError as exc:
+            return self._refuse(request, StationCode.LOG_ROLLBACK, str(exc), now)
+        except HsmError as exc:
+            return self._refuse(request, StationCode.HSM_FAILED, str(exc), now)
+
+    def _prior(self, request_digest: bytes) -> AuditEntry | None:
+        """This request's logged signature, or its approval that was never signed."""
+        store = self.station.store
+        signatures = store.request_entries(request_digest, EntryKind.SIGNATURE)
+        if signatures:
+            return signatures[-1]
+        voided = voided_approvals(store)
+        approvals = [
+            e for e in store.request_entries(request_digest, EntryKind.APPROVE) if e.seq not in voided
+        ]
+        return approvals[-1] if approvals else None
+
+    def _sign(self, sealed: SealedSession, request: SpendRequest, policy: StationPolicy, now: int) -> Answer:
+        station, vault_id, digest = self.station, request.vault_id, request.digest()
+        if sealed.seal.policies.get(vault_id) != policy.digest():
+            return self._refuse(
+                request, StationCode.POLICY_CHANGED, "digest differs from the sealed one", now, sealed
+            )
+        if now < sealed.seal.log_time:
+            return self._refuse(
+                request, Code.CLOCK_ROLLBACK, "the clock reads earlier than the sealed time", now, sealed
+            )
+        key = sealed.session.find_key(policy.key_label)
+        if key.key_id != policy.key_id:
+            return self._refuse(request, StationCode.KEY_MISMATCH, f"key {policy.key_label!r}", now, sealed)
+
+        prior = self._prior(digest)  # again, now that the log is verified and unsealed approvals voided
+        if prior is not None and prior.kind == EntryKind.SIGNATURE:
+            response = logged_response(prior)
+            sealed.log(
+                EntryKind.REISSUE,
+                {"request_digest": digest, "signature_seq": prior.seq},
+                now,
+                vault=vault_id,
+                request_digest=digest,
+            )
+            return Answer(
+                Outcome.REISSUED,
+                UR(RESPONSE_UR_TYPE, response.to_cbor()),
+                "reissued",
+                f"the response logged at entry {prior.seq} is shown again; nothing new was signed",
+            )
+        if prior is not None:
+            approval = prior
+        else:
+            state = station.vault_state(vault_id)
+            verdict = decide(policy, state, request, now)
+            if isinstance(verdict, Refuse):  # the verified log says no, whatever the disk said before
+                return self._refuse(request, verdict.code, verdict.text, now, sealed)
+            approval = sealed.log(
+                EntryKind.APPROVE,
+                {"request": request.to_cbor(), "request_digest": digest},
+                now,
+                vault=vault_id,
+                request_digest=digest,
+            )
+        self.fault("approved")
+        unsigned = SignatureResponse(
+            request_id=request.request_id,
+            request_digest=digest,
+            vault_id=vault_id,
+            station=station.state.station,
+            key_id=key.key_id,
+            algorithm=key.algorithm,
+            audit_seq=approval.seq,
+            log_head=approval.hash,
+        )
+        response = replace(unsigned, signature=sealed.session.sign(key, unsigned.statement_digest()))
+        entry = station.log(
+            EntryKind.SIGNATURE,
+            {"request_digest": digest, "response": response.to_cbor()},
+            now,
+            vault=vault_id,
+            request_digest=digest,
+        )
+        self.fault("signature-logged")
+        sealed.seal_entry(entry)
+        self.fault("signature-sealed")
+        return Answer(
+            Outcome.SIGNED,
+            UR(RESPONSE_UR_TYPE, response.to_cbor()),
+            "signed",
+            f"signed with key {key.key_id.hex()[:16]}; logged at entries {approval.seq} and {entry.seq}",
+        )
+
+    def _refuse(
+        self,
+        request: SpendRequest | None,
+        code: Code | StationCode,
+        detail: str,
+        now: int,
+        sealed: SealedSession | None = None,
+    ) -> Answer:
+        refusal = Refusal(
+            request_id=request.request_id if request else b"",
+            request_digest=request.digest() if request else b"",
+            vault_id=request.vault_id if request else "",
+            station=self.station.state.station,
+            code=code.value,
+            text=_refusal_text(code, detail)[:500],
+            at=now,
+        )
+        fields = {"refusal": refusal.to_cbor(), "code": code.value}
+        vault, digest = (request.vault_id, request.digest()) if request else (None, None)
+        if sealed is not None:
+            sealed.log(EntryKind.REFUSE, fields, now, vault=vault, request_digest=digest)
+        else:
+            self.station.log(EntryKind.REFUSE, fields, now, vault=vault, request_digest=digest)
+        return Answer(Outcome.REFUSED, UR(REFUSAL_UR_TYPE, refusal.to_cbor()), code.value, refusal.text)

@@ -1,0 +1,164 @@
+"""Installing or changing a vault's policy at a station: a ceremony with k cards that seals it.
+
+Rules may change with the station's own quorum. The vault itself (its key
+set or lock level) changes only with a signed bundle: the host-built rekey
+or raise-lock request, signed by the current vault's stations, which this
+station verifies against the policy it has installed. The lock level never
+goes down except by a rekey.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from airgap.errors import AirgapError
+from airgap.schemas.audit_log import AuditEntry, EntryKind
+from airgap.schemas.bundle import SignedBundle, check_bundle
+from airgap.schemas.policy_toml import format_duration
+from airgap.schemas.request import RaiseLock, Rekey
+from airgap.schemas.vault import StationPolicy
+from appliance import policy_store
+from appliance.cards import PresentedCard, check_cards
+from appliance.errors import ApplianceError, CardError, StationStateError, UsageError
+from appliance.screen import Screen
+from appliance.station import Station
+
+
+class PolicyChangeError(ApplianceError):
+    """The new policy may not replace the installed one (ratchet, missing or bad authorization)."""
+
+    exit_code = 33
+
+
+def check_change(previous: StationPolicy | None, new: StationPolicy, authorization: bytes | None) -> str:
+    """Why ``new`` may replace ``previous``, in one line; PolicyChangeError if it may not. Pure."""
+    if previous is None:
+        return "first installation of this vault at this station"
+    old_v, new_v = previous.vault, new.vault
+    if new_v.vault_id != old_v.vault_id:
+        raise PolicyChangeError("the new policy is for another vault")
+    vault_level = (old_v.keys, old_v.threshold, old_v.generation) != (
+        new_v.keys,
+        new_v.threshold,
+        new_v.generation,
+    )
+    if not vault_level:
+        return (
+            "same key set and lock level; rules and key label as shown"
+            if new != previous
+            else "reinstallation"
+        )
+    if new_v.generation != old_v.generation + 1:
+        raise PolicyChangeError(
+            f"a change of key set or lock level must raise the generation from {old_v.generation} "
+            f"to {old_v.generation + 1}, not {new_v.generation}"
+        )
+    if authorization is None:
+        raise PolicyChangeError(
+            "changing the key set or lock level needs the signed rekey or raise-lock bundle (--authorization)"
+        )
+    try:
+        bundle = SignedBundle.from_cbor(authorization)
+    except AirgapError as exc:
+        raise PolicyChangeError(f"the authorization bundle is unreadable: {exc}") from None
+    findings = check_bundle(old_v, bundle)
+    if findings:
+        raise PolicyChangeError(
+            "the authorization bundle is not valid: " + "; ".join(f.text for f in findings)
+        )
+    action = bundle.request.action
+    if isinstance(action, Rekey):
+        if (action.keys, action.threshold) != (new_v.keys, new_v.threshold):
+            raise PolicyChangeError("the new policy's key set or threshold differs from the signed rekey")
+        signers = len(bundle.responses)
+        return f"rekey signed by {signers} station(s): {len(new_v.keys)} keys, threshold {action.threshold}"
+    if isinstance(action, RaiseLock):
+        if new_v.keys != old_v.keys or new_v.threshold != action.threshold:
+            raise PolicyChangeError(
+                "the new policy's key set or threshold differs from the signed raise-lock"
+            )
+        signers = len(bundle.responses)
+        return f"raise-lock signed by {signers} station(s): threshold {old_v.threshold} -> {action.threshold}"
+    raise PolicyChangeError(f"a {action.kind.value} request does not authorize changing the vault")
+
+
+def policy_lines(policy: StationPolicy, why: str) -> list[str]:
+    v, r = policy.vault, policy.vault.rules
+    lines = [
+        "=" * 72,
+        "POLICY INSTALLATION: review every line",
+        "=" * 72,
+        f"vault          {v.vault_id} (generation {v.generation})",
+        f"lock level     {v.threshold} of {len(v.keys)} signatures",
+        f"asset          {v.asset.code} ({v.asset.decimals} decimals)",
+        f"this station   key {policy.key_label!r}, id {policy.key_id.hex()[:16]}",
+    ]
+    lines += [f"key            {k.station} {k.algorithm.value} id {k.key_id.hex()[:16]}" for k in v.keys]
+    lines += [f"destination    {d}" for d in r.destinations]
+    lines += [
+        f"per spend      {v.asset.format(r.max_per_spend)}",
+        f"window         {v.asset.format(r.window_max)} per {format_duration(r.window_seconds)}",
+        f"cooldown       {format_duration(r.cooldown_seconds)}",
+        f"announce       delay {format_duration(r.announce_delay_seconds)}, "
+        f"then executable for {format_duration(r.announce_expiry_seconds)}",
+        f"rekey          delay {format_duration(r.rekey_delay_seconds)}, "
+        f"x{r.rekey_penalty} per missing signer",
+        f"request life   at most {format_duration(r.max_request_lifetime_seconds)}",
+        f"policy digest  {policy.digest().hex()}",
+        f"change         {why}",
+        "-" * 72,
+    ]
+    return lines
+
+
+def install_policy(
+    station: Station,
+    policy: StationPolicy,
+    presented: Sequence[PresentedCard],
+    *,
+    screen: Screen,
+    authorization: bytes | None = None,
+) -> AuditEntry:
+    now = station.clock()
+    vault_id = policy.vault.vault_id
+    record = station.state.keys.get(policy.key_label)
+    if record is None:
+        raise UsageError(
+            f"this station has no key labelled {policy.key_label!r}; run 'appliance keygen' first"
+        )
+    if record.key_id != policy.key_id:
+        raise UsageError(f"key {policy.key_label!r} here is not the key the policy names for this station")
+    previous = station.logged_policy(vault_id)
+    why = check_change(previous, policy, authorization)
+    screen.review(policy_lines(policy, why))
+    if not screen.confirm("Custodians: install and seal this policy?"):
+        raise UsageError("the custodians declined; nothing was installed")
+    try:
+        cards = check_cards(presented, station.state.card_set)
+    except CardError as exc:
+        station.log(EntryKind.CARDS, {"accepted": False, "reason": str(exc)[:300]}, now)
+        raise
+    station.log(EntryKind.CARDS, {"accepted": True, "cards": sorted(c.index for c in cards)}, now)
+    digest = policy.digest()
+    with station.sealed_session(cards, now) as sealed:
+        if sealed.seal.policies.get(vault_id) != (previous.digest() if previous else None):
+            raise StationStateError(
+                "the HSM seal and the audit log disagree about this vault's installed policy"
+            )
+        entry = sealed.log(
+            EntryKind.POLICY_INSTALLED,
+            {
+                "vault": vault_id,
+                "digest": digest,
+                "generation": policy.vault.generation,
+                "threshold": policy.vault.threshold,
+                "policy": policy.to_cbor(),
+                "authorization": authorization or b"",
+                "why": why,
+            },
+            now,
+            vault=vault_id,
+            policy=(vault_id, digest),
+        )
+    policy_store.save(station.state_dir, policy)
+    return entry

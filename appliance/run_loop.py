@@ -1,0 +1,62 @@
+"""``appliance run``: scan, hold a ceremony, show the answer, and back to scanning.
+
+The same animation stays on the host's screen after the station has read it;
+a request identical to the one just handled is skipped rather than answered
+twice. Frames that cannot be assembled into a message (a broken checksum, a
+payload over the caps) are refused and logged like any bad request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from airgap.camera.frames import FrameSource
+from airgap.errors import DecodeError
+from airgap.scan import ImageDecoder, scan
+from airgap.schemas.request import MAX_REQUEST_BYTES
+from airgap.schemas.request import UR_TYPE as REQUEST_UR_TYPE
+from airgap.ur.ur import DecodeLimits, Progress, URDecoder
+from appliance.ceremony import Answer, Ceremony
+
+#: A request is at most 16 KiB; nothing larger is assembled on the station.
+STATION_LIMITS = DecodeLimits(max_message_len=MAX_REQUEST_BYTES, max_seq_len=1024)
+
+
+@dataclass(slots=True)
+class RunSummary:
+    answers: list[Answer] = field(default_factory=list)
+    unreadable: int = 0
+    skipped_repeats: int = 0
+
+
+def run(
+    ceremony: Ceremony,
+    source: FrameSource,
+    *,
+    decode_image: ImageDecoder,
+    max_requests: int | None = None,
+    idle_timeout: float | None = None,
+    on_progress: Callable[[Progress], None] | None = None,
+) -> RunSummary:
+    summary = RunSummary()
+    frames = iter(source.frames())
+    last: bytes | None = None
+    while max_requests is None or len(summary.answers) < max_requests:
+        decoder = URDecoder(limits=STATION_LIMITS, expected_types=frozenset({REQUEST_UR_TYPE}))
+        try:
+            result = scan(
+                frames, decoder, decode_image=decode_image, timeout=idle_timeout, on_progress=on_progress
+            )
+        except DecodeError as exc:
+            summary.unreadable += 1
+            summary.answers.append(ceremony.refuse_unreadable(str(exc)))
+            continue
+        if result.ur is None:
+            break  # the frames ended, or nothing arrived before the timeout
+        if result.ur.cbor == last:
+            summary.skipped_repeats += 1
+            continue
+        last = result.ur.cbor
+        summary.answers.append(ceremony.handle(result.ur))
+    return summary

@@ -1,0 +1,159 @@
+"""A station's stored state, its audit log, and the HSM session in which the log gets sealed.
+
+Everything the ceremonies write goes through ``Station.log`` (before cards,
+unsealed) or ``SealedSession.log`` (inside a custodian session: the entry is
+committed, then the seal advanced, before the call returns). Entry times
+never go backwards: a clock reading earlier than the last entry is logged
+as such inside the entry, and the entry keeps the last time.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from airgap.schemas.audit_log import AuditEntry, EntryKind
+from airgap.schemas.vault import StationPolicy
+from appliance import station_state
+from appliance.audit_store import AuditStore, approved_request
+from appliance.cards import Card, combine, pin_text, wipe
+from appliance.errors import StationStateError
+from appliance.hsm.pkcs11_signer import Pkcs11Session, Pkcs11Token
+from appliance.hsm.uri import parse
+from appliance.seal import Seal, read_seal, reconcile, voided_approvals, write_seal
+from appliance.vault_state import VaultState, replay
+
+Clock = Callable[[], int]
+
+
+def system_clock() -> int:
+    return int(time.time())
+
+
+class Station:
+    def __init__(self, state_dir: Path, clock: Clock = system_clock) -> None:
+        self.state_dir = state_dir
+        self.state = station_state.load(state_dir)
+        self.store = AuditStore(state_dir)
+        self.clock = clock
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> Station:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def keys_by_id(self) -> dict[bytes, Any]:
+        return {record.key_id: record for record in self.state.keys.values()}
+
+    def log(
+        self,
+        kind: EntryKind,
+        fields: dict[str, Any],
+        now: int,
+        *,
+        vault: str | None = None,
+        request_digest: bytes | None = None,
+    ) -> AuditEntry:
+        last_at = self.store.head()[2]
+        if now < last_at:
+            fields = {**fields, "clock_reading": now}
+        return self.store.append(kind, fields, max(now, last_at), vault=vault, request_digest=request_digest)
+
+    def vault_state(self, vault_id: str) -> VaultState:
+        voided = voided_approvals(self.store)
+        approvals = [
+            (e.at, approved_request(e))
+            for e in self.store.vault_entries(vault_id, EntryKind.APPROVE)
+            if e.seq not in voided
+        ]
+        installs = self.store.vault_entries(vault_id, EntryKind.POLICY_INSTALLED)
+        return replay(
+            vault_id,
+            approvals,
+            installed_at=installs[0].at if installs else None,
+            clock_floor=self.store.head()[2],
+        )
+
+    def logged_policy(self, vault_id: str) -> StationPolicy | None:
+        """The policy as last installed, from the log (not from the file on disk)."""
+        installs = self.store.vault_entries(vault_id, EntryKind.POLICY_INSTALLED)
+        if not installs:
+            return None
+        try:
+            return StationPolicy.from_cbor(installs[-1].fields()["policy"])
+        except Exception as exc:  # a logged policy that does not parse means the log was tampered with
+            raise StationStateError(
+                f"audit entry {installs[-1].seq}: logged policy is unreadable ({exc})"
+            ) from None
+
+    @contextmanager
+    def sealed_session(self, cards: Sequence[Card], now: int, *, rw: bool = True) -> Iterator[SealedSession]:
+        """Log in with the cards' PIN, check the log against the seal, and hold the session."""
+        token = Pkcs11Token(parse(self.state.token_uri))
+        secret = combine(cards)
+        try:
+            with token.session(pin_text(secret), rw=rw) as session:
+                wipe(secret)
+                sealed = SealedSession(self, session, read_seal(session))
+                sealed.recover(now)
+                yield sealed
+        finally:
+            wipe(secret)
+
+
+class SealedSession:
+    def __init__(self, station: Station, session: Pkcs11Session, seal: Seal | None) -> None:
+        self.station = station
+        self.session = session
+        self.first_seal = seal is None
+        self.seal = seal or Seal()
+        self._check: Seal | None = seal
+
+    def recover(self, now: int) -> None:
+        """Check the log against the seal; a tail holding a crash's leftovers is logged and sealed."""
+        result = reconcile(self.station.store, self._check, self.station.keys_by_id)
+        unsealed_signatures = [e.seq for e in result.tail if e.kind == EntryKind.SIGNATURE]
+        if result.voided or unsealed_signatures or self.first_seal:
+            self.log(
+                EntryKind.RECOVER,
+                {
+                    "sealed_seq": self.seal.log_seq,
+                    "tail": len(result.tail),
+                    "voided": list(result.voided),
+                    "signatures_sealed": unsealed_signatures,
+                },
+                now,
+            )
+
+    def log(
+        self,
+        kind: EntryKind,
+        fields: dict[str, Any],
+        now: int,
+        *,
+        vault: str | None = None,
+        request_digest: bytes | None = None,
+        policy: tuple[str, bytes] | None = None,
+    ) -> AuditEntry:
+        """Commit the entry, then seal it (and the tail before it) in the HSM."""
+        entry = self.station.log(kind, fields, now, vault=vault, request_digest=request_digest)
+        seal = self.seal.advanced(entry)
+        if policy is not None:
+            seal = seal.with_policy(*policy)
+        write_seal(self.session, seal)
+        self.seal = seal
+        return entry
+
+    def seal_entry(self, entry: AuditEntry) -> None:
+        """Seal an entry already committed (the signature: committed, then the fault point, then sealed)."""
+        seal = self.seal.advanced(entry)
+        write_seal(self.session, seal)
+        self.seal = seal
