@@ -9,9 +9,10 @@ the sealed time, and the decision is taken again on the verified state.
 Then the approval is logged and sealed, the HSM signs, the signature is
 logged and sealed, and only then is the answer shown.
 
-A request already approved here is not signed again. If its signature is in
-the log (the station died before showing it), the logged response is shown
-again; if only its approval is (it died before signing), it is signed under
+A request already approved here is not signed again: once its answer was
+shown (a ``released`` entry follows it), a replay is refused. What a crash
+left behind is finished instead: a signature logged but never shown is shown
+(nothing new is signed); an approval sealed but never signed is signed under
 that approval. Both still need the cards, because both end with a seal.
 """
 
@@ -84,7 +85,9 @@ class Answer:
 
 def _refusal_text(code: Code | StationCode, detail: str = "") -> str:
     base = EXPLANATIONS[code] if isinstance(code, Code) else STATION_EXPLANATIONS[code]
-    return f"{base} ({detail})" if detail and detail not in base else base
+    if not detail or detail in base:
+        return base
+    return detail if detail.startswith(base) else f"{base} ({detail})"
 
 
 class Ceremony:
@@ -110,6 +113,15 @@ class Ceremony:
         answer = self._handle(ur)
         self.screen.say(f"{answer.outcome.value.upper()}: {answer.text}")
         self.screen.show_answer(f"{answer.outcome.value} answer", answer.ur)
+        if answer.outcome is not Outcome.REFUSED:
+            response = SignatureResponse.from_cbor(answer.ur.cbor)
+            self.station.log(
+                EntryKind.RELEASED,
+                {"request_digest": response.request_digest, "audit_seq": response.audit_seq},
+                self.station.clock(),
+                vault=response.vault_id,
+                request_digest=response.request_digest,
+            )
         return answer
 
     def refuse_unreadable(self, detail: str) -> Answer:
@@ -165,7 +177,7 @@ class Ceremony:
         lines = review_lines(self.name, policy, request, verdict.checks, verdict, now)
         if prior is not None:
             lines.append(
-                "this request was approved here before: its logged signature will be shown again"
+                "the station stopped before showing this request's signature: the logged one will be shown"
                 if prior.kind == EntryKind.SIGNATURE
                 else "this request was approved here but the station stopped before signing: "
                 "it will be signed under that approval"
@@ -202,8 +214,11 @@ class Ceremony:
             return self._refuse(request, StationCode.HSM_FAILED, str(exc), now)
 
     def _prior(self, request_digest: bytes) -> AuditEntry | None:
-        """This request's logged signature, or its approval that was never signed."""
+        """This request's signature that was logged but never shown, or its approval that was
+        never signed: what a crash left behind. None once the answer was released."""
         store = self.station.store
+        if store.request_entries(request_digest, EntryKind.RELEASED):
+            return None
         signatures = store.request_entries(request_digest, EntryKind.SIGNATURE)
         if signatures:
             return signatures[-1]

@@ -1,4 +1,4 @@
-"""The ``appliance`` command: the station's key ceremonies.
+"""The ``appliance`` command: the station's key ceremonies, policies, signing ceremony and audit log.
 
 Exit codes:
 
@@ -14,7 +14,10 @@ Exit codes:
 19    HSM signature failed to verify
 20    custodian cards refused (wrong, altered, foreign, duplicate)
 21    fewer valid cards than the threshold
+22    the custodians declined
 30    station state missing or damaged
+31    audit log rolled back or broken   32  no policy installed for the vault
+33    policy change refused (ratchet, authorization)
 ====  ==============================================================
 """
 
@@ -25,8 +28,9 @@ import getpass
 import sys
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from airgap.errors import AirgapError
 from airgap.schemas.key_record import UR_TYPE as KEY_RECORD_UR_TYPE
@@ -35,10 +39,13 @@ from appliance.cards import PresentedCard
 from appliance.errors import ApplianceError, UsageError
 from appliance.hsm.uri import Pkcs11Uri
 
+if TYPE_CHECKING:
+    from appliance.screen import TerminalScreen
+
 EPILOG = """exit codes: 0 ok, 1 bad input, 2 usage, 10 HSM, 11 module missing, 12 token missing,
 13 key missing, 14 mechanism unsupported, 15 PIN incorrect, 16 PIN locked, 17 token removed,
 18 key attributes refused, 19 signature check failed, 20 cards refused, 21 too few cards,
-30 station state"""
+30 station state, 31 audit log rolled back or broken, 32 no policy, 33 policy change refused"""
 
 DEFAULT_STATE = Path("station")
 
@@ -59,6 +66,17 @@ def _add_cards(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--scan-cards", metavar="DIR|VIDEO|INDEX", help="scan card QR codes from a camera or folder"
+    )
+
+
+def _add_approve(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--approve-with-cards",
+        type=Path,
+        nargs="+",
+        metavar="FILE",
+        help="non-interactive: these card files, and the custodians' confirmation taken as given "
+        "(the review is still shown and logged)",
     )
 
 
@@ -133,6 +151,94 @@ def create_parser() -> argparse.ArgumentParser:
     r.add_argument("--threshold", type=int, metavar="K")
     _add_state(r)
     r.set_defaults(func=cmd_cards_rotate)
+
+    p = sub.add_parser("policy", help="install, show and compile vault policies", epilog=EPILOG)
+    policy_sub = p.add_subparsers(dest="policy_command", required=True, metavar="COMMAND")
+    r = policy_sub.add_parser(
+        "install",
+        help="install a policy and seal its digest in the HSM (k cards)",
+        description="Compile a TOML policy (firmware-config/), show it for review, and with k cards "
+        "seal its digest in the HSM. Changing a vault's key set or lock level also needs the signed "
+        "rekey or raise-lock bundle (--authorization); the lock level never goes down except by a rekey.",
+        epilog=EPILOG,
+    )
+    r.add_argument("policy", type=Path, metavar="POLICY.toml")
+    r.add_argument(
+        "--authorization", type=Path, metavar="BUNDLE.cbor", help="signed rekey or raise-lock bundle"
+    )
+    _add_cards(r)
+    _add_approve(r)
+    _add_state(r)
+    r.set_defaults(func=cmd_policy_install)
+    r = policy_sub.add_parser(
+        "compile",
+        help="check a TOML policy and print its digest (or write its CBOR)",
+        description="Compile a TOML policy without installing it: errors name the line.",
+        epilog=EPILOG,
+    )
+    r.add_argument("policy", type=Path, metavar="POLICY.toml")
+    r.add_argument("--out", type=Path, metavar="POLICY.cbor")
+    r.set_defaults(func=cmd_policy_compile)
+    r = policy_sub.add_parser("show", help="list the installed policies", epilog=EPILOG)
+    _add_state(r)
+    r.set_defaults(func=cmd_policy_show)
+
+    p = sub.add_parser(
+        "run",
+        help="the signing ceremony: scan requests, review, cards, sign, log, show the answer",
+        description="Scan spend requests from a camera, video, image folder or stdin; show every field "
+        "and each rule's result; with k custodian cards sign in the HSM; log and seal before the "
+        "answer is shown as animated QR. Refusals are shown and logged too. The review is always "
+        "shown; --approve-with-cards answers the custodians' confirmation for automation and tests.",
+        epilog=EPILOG,
+    )
+    p.add_argument(
+        "--source", required=True, metavar="INDEX|VIDEO|DIR|-", help="camera, video, folder or - (stdin)"
+    )
+    _add_cards(p)
+    _add_approve(p)
+    p.add_argument(
+        "--answers", type=Path, metavar="DIR", help="also write each answer as CBOR and PNG frames"
+    )
+    p.add_argument(
+        "--show",
+        choices=["terminal", "window", "none"],
+        default="terminal",
+        help="how to show answers (default: terminal)",
+    )
+    p.add_argument("--max-requests", type=int, metavar="N", help="stop after N requests")
+    p.add_argument("--timeout", type=float, metavar="SECONDS", help="stop when a scan sees nothing this long")
+    p.add_argument(
+        "--in-process-decoder",
+        action="store_true",
+        help="decode frames in this process (default: an isolated, memory-limited child)",
+    )
+    _add_state(p)
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("audit", help="export and verify the audit log", epilog=EPILOG)
+    audit_sub = p.add_subparsers(dest="audit_command", required=True, metavar="COMMAND")
+    r = audit_sub.add_parser(
+        "export",
+        help="write the log as a file and/or animated QR for the host",
+        description="Write the whole audit log (a CBOR sequence: header, then one entry per item) to "
+        "--out, and/or as animated UR QR frames (--qr-out) for the host to scan with 'host audit'.",
+        epilog=EPILOG,
+    )
+    r.add_argument("--out", type=Path, metavar="LOG.cbor")
+    r.add_argument("--qr-out", type=Path, metavar="DIR|X.gif|X.mp4")
+    _add_state(r)
+    r.set_defaults(func=cmd_audit_export)
+    r = audit_sub.add_parser(
+        "verify",
+        help="check the hash chain of the log (or of an export)",
+        description="Recompute every entry's hash and link, from the station database or an export "
+        "file. Exit 0 when the chain holds, 31 otherwise, listing each problem.",
+        epilog=EPILOG,
+    )
+    r.add_argument("--file", type=Path, metavar="LOG.cbor", help="an export instead of the station database")
+    _add_state(r)
+    r.set_defaults(func=cmd_audit_verify)
 
     p = sub.add_parser(
         "selftest",
@@ -330,6 +436,179 @@ def cmd_selftest(args: argparse.Namespace, console: Console) -> int:
             f"{row.label:<20} {row.algorithm:<10} {row.key_id:<17} {row.attributes:<11} {row.signature}"
         )
     console.say(f"selftest passed: {len(rows)} key(s)")
+    return 0
+
+
+def _screen(args: argparse.Namespace, console: Console, **options: object) -> TerminalScreen:
+    from appliance.screen import TerminalScreen
+
+    return TerminalScreen(console.out, ask=console.ask, auto_confirm=bool(args.approve_with_cards), **options)  # type: ignore[arg-type]
+
+
+def _card_provider(args: argparse.Namespace, console: Console) -> Callable[[int], list[PresentedCard]]:
+    from appliance.card_files import read_card_file
+
+    if args.approve_with_cards:
+        return lambda needed: [read_card_file(path) for path in args.approve_with_cards]
+    return lambda needed: collect_cards(args, console, needed)
+
+
+def cmd_policy_install(args: argparse.Namespace, console: Console) -> int:
+    from airgap.schemas.policy_toml import load_policy_file
+    from appliance.policy_install import install_policy
+    from appliance.station import Station
+
+    _check_uri(args)
+    policy = load_policy_file(args.policy)
+    authorization = args.authorization.read_bytes() if args.authorization else None
+    with Station(args.state) as station:
+        cards = _card_provider(args, console)(station.state.card_set.threshold)
+        entry = install_policy(
+            station, policy, cards, screen=_screen(args, console), authorization=authorization
+        )
+    console.say(f"policy for vault {policy.vault.vault_id!r} installed and sealed (audit entry {entry.seq})")
+    console.say(f"policy digest: {policy.digest().hex()}")
+    console.say(f"vault digest:  {policy.vault.digest().hex()}  (what requests must name)")
+    return 0
+
+
+def cmd_policy_compile(args: argparse.Namespace, console: Console) -> int:
+    from airgap.schemas.policy_toml import load_policy_file
+
+    policy = load_policy_file(args.policy)
+    if args.out is not None:
+        args.out.write_bytes(policy.to_cbor())
+        console.say(f"compiled policy written to {args.out}")
+    console.say(
+        f"vault {policy.vault.vault_id!r} generation {policy.vault.generation}: "
+        f"{policy.vault.threshold} of {len(policy.vault.keys)}"
+    )
+    console.say(f"policy digest: {policy.digest().hex()}")
+    console.say(f"vault digest:  {policy.vault.digest().hex()}")
+    return 0
+
+
+def cmd_policy_show(args: argparse.Namespace, console: Console) -> int:
+    from appliance import policy_store
+
+    vaults = policy_store.installed(args.state)
+    if not vaults:
+        console.say("no policies installed")
+    for vault_id in vaults:
+        policy = policy_store.load(args.state, vault_id)
+        v = policy.vault
+        console.say(
+            f"{vault_id}: generation {v.generation}, {v.threshold} of {len(v.keys)}, "
+            f"key {policy.key_label!r}, digest {policy.digest().hex()[:16]}"
+        )
+    return 0
+
+
+def cmd_run(args: argparse.Namespace, console: Console) -> int:
+    from contextlib import ExitStack
+
+    from airgap.camera.frames import open_source
+    from airgap.qr.decode import payloads_in_image
+    from airgap.qr.isolated import IsolatedDecoder
+    from airgap.scan import ImageDecoder, ProgressBar
+    from appliance.ceremony import Ceremony, Outcome
+    from appliance.run_loop import run
+    from appliance.station import Station
+
+    _check_uri(args)
+    screen = _screen(args, console, answers=args.answers, show=args.show)
+    bar = ProgressBar(sys.stderr)
+    with ExitStack() as stack:
+        station = stack.enter_context(Station(args.state))
+        source = open_source(args.source)
+        stack.callback(source.close)
+        decode_image: ImageDecoder = payloads_in_image
+        if not args.in_process_decoder:
+            decode_image = stack.enter_context(IsolatedDecoder())
+        ceremony = Ceremony(station, screen=screen, cards=_card_provider(args, console))
+        console.say(f"station {station.state.station}: scanning {args.source} for spend requests")
+        summary = run(
+            ceremony,
+            source,
+            decode_image=decode_image,
+            max_requests=args.max_requests,
+            idle_timeout=args.timeout,
+            on_progress=bar,
+        )
+        bar.finish()
+    counts = {o: sum(a.outcome is o for a in summary.answers) for o in Outcome}
+    console.say(
+        f"done: {counts[Outcome.SIGNED]} signed, {counts[Outcome.REFUSED]} refused, "
+        f"{counts[Outcome.REISSUED]} shown again, {summary.unreadable} unreadable"
+    )
+    return 0
+
+
+def cmd_audit_export(args: argparse.Namespace, console: Console) -> int:
+    from airgap.schemas.audit_log import ExportHeader, export_bytes
+    from appliance import station_state
+    from appliance.audit_store import AuditStore
+
+    if args.out is None and args.qr_out is None:
+        raise UsageError("say where to export: --out FILE and/or --qr-out DIR|X.gif|X.mp4")
+    name = station_state.load(args.state).station
+    with AuditStore(args.state) as store:
+        seq, head, _ = store.head()
+        data = export_bytes(ExportHeader(station=name, count=seq, head=head), store.entries())
+    if args.out is not None:
+        args.out.write_bytes(data)
+        console.say(f"{seq} entries written to {args.out}")
+    if args.qr_out is not None:
+        count = export_audit_qr(data, args.qr_out)
+        console.say(f"{count} QR frames written to {args.qr_out}")
+    console.say(f"log head: {head.hex()} at entry {seq}")
+    return 0
+
+
+def export_audit_qr(data: bytes, out: Path) -> int:
+    import cbor2
+
+    from airgap.link_defaults import (
+        DEFAULT_ANIMATION_PASSES,
+        DEFAULT_FPS,
+        DEFAULT_MODULE_PX,
+        WEBCAM_MAX_FRAGMENT,
+    )
+    from airgap.qr.render import RenderSettings, render_frames
+    from airgap.qr.sinks import write_animation
+    from airgap.schemas.audit_log import EXPORT_UR_TYPE
+    from airgap.ur.ur import UR, parts_for_message
+
+    # One CBOR byte string holds the export (itself a CBOR sequence), as a UR payload must be one item.
+    texts = parts_for_message(
+        UR(EXPORT_UR_TYPE, cbor2.dumps(data)), WEBCAM_MAX_FRAGMENT, passes=DEFAULT_ANIMATION_PASSES
+    )
+    frames = render_frames(texts, RenderSettings(module_px=DEFAULT_MODULE_PX))
+    write_animation(frames, out, DEFAULT_FPS)
+    return len(frames)
+
+
+def cmd_audit_verify(args: argparse.Namespace, console: Console) -> int:
+    from airgap.schemas.audit_log import read_export, verify_chain
+    from appliance.audit_store import AuditStore
+
+    if args.file is not None:
+        with args.file.open("rb") as stream:
+            header, entries = read_export(stream)
+            report = verify_chain(entries)
+        if report.ok and (report.head != header.head or report.last_seq != header.count):
+            report = replace(report, problems=("the header's head or count does not match the entries",))
+        source = f"{args.file} (station {header.station})"
+    else:
+        with AuditStore(args.state) as store:
+            report = verify_chain(store.entries())
+        source = str(args.state)
+    for problem in report.problems:
+        console.say(f"problem: {problem}")
+    if not report.ok:
+        console.say(f"{source}: the audit log's chain is BROKEN ({report.count} entries read)")
+        return 31
+    console.say(f"{source}: {report.count} entries, chain intact, head {report.head.hex()}")
     return 0
 
 

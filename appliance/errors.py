@@ -75,3 +75,9 @@ class StationStateError(ApplianceError):
     """The station's stored state is missing or inconsistent."""
 
     exit_code = 30
+
+
+class DeclinedError(ApplianceError):
+    """The custodians said no after the review."""
+
+    exit_code = 22

@@ -10,11 +10,13 @@ is logged out and closed on every path.
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from airgap.schemas.audit_log import EntryKind
 from airgap.schemas.key_record import Algorithm, KeyRecord
 from appliance import station_state
 from appliance.card_files import write_card_files
@@ -56,6 +58,7 @@ def initialise(
     cards_out: Path,
     state_dir: Path,
     current_pin: Callable[[], str] | None = None,
+    now: int | None = None,
 ) -> InitResult:
     """Give the token a fresh random PIN that nobody sees, and split it into custodian cards.
 
@@ -97,7 +100,21 @@ def initialise(
     paths = [p for card in cards for p in write_card_files(card, cards_out)]
     state = StationState(station=station, token_uri=str(uri), card_set=card_set)
     station_state.save(state_dir, state)
+    _log(
+        state_dir,
+        EntryKind.INIT,
+        {"station": station, "threshold": threshold, "custodians": custodians, "created_token": created},
+        now,
+    )
     return InitResult(state, paths, created)
+
+
+def _log(state_dir: Path, kind: EntryKind, fields: dict[str, object], now: int | None = None) -> None:
+    """Key ceremonies go in the audit log too; the next custodian session seals them."""
+    from appliance.station import Station
+
+    with Station(state_dir) as station:
+        station.log(kind, fields, now if now is not None else int(time.time()))
 
 
 def _create_softhsm_token(uri: Pkcs11Uri, user_secret: bytearray, so_secret: bytearray) -> None:
@@ -154,6 +171,12 @@ def generate_key(
             created_at=now,
         )
     station_state.save(state_dir, state.with_key(record))
+    _log(
+        state_dir,
+        EntryKind.KEY_GENERATED,
+        {"label": label, "algorithm": algorithm.value, "key_id": record.key_id},
+        now,
+    )
     return record
 
 
@@ -164,6 +187,7 @@ def rotate_cards(
     cards_out: Path,
     custodians: int | None = None,
     threshold: int | None = None,
+    now: int | None = None,
 ) -> tuple[CardSet, list[Path]]:
     """With k current cards: a new PIN (and SO PIN), a new set of cards; the old set is retired."""
     state = station_state.load(state_dir)
@@ -195,6 +219,9 @@ def rotate_cards(
                 wipe(secret)
     # The PIN has changed: the new commitments must be saved even if writing cards fails after.
     station_state.save(state_dir, state.with_card_set(card_set))
+    _log(
+        state_dir, EntryKind.CARDS_ROTATED, {"threshold": k, "custodians": count, "set": card_set.set_id}, now
+    )
     paths = [p for card in new_cards for p in write_card_files(card, cards_out)]
     return card_set, paths
 

@@ -19,7 +19,7 @@ from airgap.schemas.request import RaiseLock, Rekey
 from airgap.schemas.vault import StationPolicy
 from appliance import policy_store
 from appliance.cards import PresentedCard, check_cards
-from appliance.errors import ApplianceError, CardError, StationStateError, UsageError
+from appliance.errors import ApplianceError, CardError, DeclinedError, StationStateError, UsageError
 from appliance.screen import Screen
 from appliance.station import Station
 
@@ -132,7 +132,7 @@ def install_policy(
     why = check_change(previous, policy, authorization)
     screen.review(policy_lines(policy, why))
     if not screen.confirm("Custodians: install and seal this policy?"):
-        raise UsageError("the custodians declined; nothing was installed")
+        raise DeclinedError("the custodians declined; nothing was installed")
     try:
         cards = check_cards(presented, station.state.card_set)
     except CardError as exc:

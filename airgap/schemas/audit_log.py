@@ -47,7 +47,8 @@ class EntryKind(StrEnum):
     REFUSE = "refuse"
     APPROVE = "approve"  # sealed before the HSM signs; counts the request as used
     SIGNATURE = "signature"  # the response, sealed before it is shown
-    REISSUE = "reissue"  # a logged response shown again
+    RELEASED = "released"  # the response was shown; it will not be shown again
+    REISSUE = "reissue"  # a response logged but never shown (a crash) is shown after all
     RECOVER = "recover"  # an unsealed tail checked and sealed after a crash
 
 

@@ -158,27 +158,29 @@ def compile_policy(text: str, source: str = "policy") -> StationPolicy:
         raise fail(_blame(str(exc)), str(exc).split(": ", 1)[-1]) from None
 
 
+_BLAME = (  # most specific first: the first word found in a schema message picks the line
+    ("max_per_spend", "rules.max_per_spend"),
+    ("window_max", "rules.window_max"),
+    ("decimals", "vault.asset.decimals"),
+    ("asset code", "vault.asset.code"),
+    ("station's key", "station.key_id"),
+    ("key label", "station.key_label"),
+    ("threshold", "vault.threshold"),
+    ("vault id", "vault.id"),
+    ("generation", "vault.generation"),
+    ("destination", "rules.destinations"),
+    ("penalty", "rules.rekey_penalty"),
+    ("announce", "rules.announce_delay"),
+    ("window_seconds", "rules.window"),
+    ("max_request_lifetime", "rules.max_request_lifetime"),
+    ("key", "vault.keys"),
+    ("seconds", "rules"),
+)
+
+
 def _blame(message: str) -> str:
     """The TOML path a schema message is about, for its line number."""
-    best = "vault"
-    for word, path in (
-        ("threshold", "vault.threshold"),
-        ("vault id", "vault.id"),
-        ("generation", "vault.generation"),
-        ("asset", "vault.asset"),
-        ("key", "vault.keys"),
-        ("station's key", "station.key_id"),
-        ("label", "station.key_label"),
-        ("destination", "rules.destinations"),
-        ("max_per_spend", "rules.max_per_spend"),
-        ("window_max", "rules.window_max"),
-        ("penalty", "rules.rekey_penalty"),
-        ("announce", "rules.announce_delay"),
-        ("seconds", "rules"),
-    ):
-        if word in message:
-            best = path  # later, more specific words win
-    return best
+    return next((path for word, path in _BLAME if word in message), "vault")
 
 
 def _check_table(

@@ -1,0 +1,77 @@
+"""Policy files: the shipped examples compile, export round-trips, and errors name the line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from airgap.schemas.policy_toml import (
+    PolicyFileError,
+    compile_policy,
+    format_duration,
+    load_policy_file,
+    parse_duration,
+    render_policy,
+)
+
+EXAMPLES = Path(__file__).parents[3] / "firmware-config" / "policies"
+COLD = (EXAMPLES / "cold-vault.toml").read_text()
+
+
+def test_the_examples_compile_to_what_the_issue_asks() -> None:
+    cold = load_policy_file(EXAMPLES / "cold-vault.toml")
+    hot = load_policy_file(EXAMPLES / "hot-vault.toml")
+    assert (cold.vault.threshold, len(cold.vault.keys)) == (3, 5)
+    assert (cold.vault.rules.cooldown_seconds, cold.vault.rules.announce_delay_seconds) == (
+        30 * 86400,
+        90 * 86400,
+    )
+    assert (hot.vault.threshold, len(hot.vault.keys)) == (2, 3)
+    assert (hot.vault.rules.cooldown_seconds, hot.vault.rules.announce_delay_seconds) == (3600, 86400)
+
+
+def test_render_then_compile_is_the_same_policy() -> None:
+    for name in ("cold-vault.toml", "hot-vault.toml"):
+        policy = load_policy_file(EXAMPLES / name)
+        assert compile_policy(render_policy(policy, comment="exported")) == policy
+
+
+def line_of(text: str, needle: str) -> int:
+    return next(i for i, line in enumerate(text.splitlines(), 1) if needle in line)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "needle", "message"),
+    [
+        ('cooldown = "30d"', 'cooldown = "30 days"', "cooldown =", "not a duration"),
+        ("rekey_penalty = 2", 'rekey_penalty = "2"', "rekey_penalty", "must be int"),
+        ("rekey_penalty = 2", "rekey_penalty = 2\nrekey_penalti = 3", "rekey_penalti", "unknown setting"),
+        ("threshold = 3", "threshold = 6", "threshold = 6", "threshold 6"),
+        ("decimals = 12", "decimals = 31", "decimals = 31", "decimals"),
+        ("max_per_spend = 5_000", "max_per_spend = 50_000", "max_per_spend", "exceeds window_max"),
+        ('key_label = "cold-prefarm"', 'key_label = ""', "key_label", "key label"),
+        ('public_key = "02847a', 'public_key = "zz847a', "zz847a", "hexadecimal"),
+    ],
+)
+def test_errors_point_at_the_line(old: str, new: str, needle: str, message: str) -> None:
+    assert old in COLD
+    text = COLD.replace(old, new, 1)
+    with pytest.raises(PolicyFileError, match=message) as caught:
+        compile_policy(text, "cold.toml")
+    assert f"cold.toml:{line_of(text, needle)}:" in str(caught.value)
+
+
+def test_a_missing_table_and_broken_toml_are_named() -> None:
+    with pytest.raises(PolicyFileError, match="station: missing"):
+        compile_policy(COLD.split("[station]")[0], "p.toml")
+    with pytest.raises(PolicyFileError, match="not valid TOML"):
+        compile_policy("[vault\n", "p.toml")
+
+
+def test_durations() -> None:
+    assert parse_duration("1h30m") == 5400 and parse_duration(90) == 90 and parse_duration("2w") == 14 * 86400
+    assert format_duration(90 * 86400 + 61) == "90d1m1s"
+    for bad in ("", "5x", "-1d", "1.5h"):
+        with pytest.raises(ValueError):
+            parse_duration(bad)
