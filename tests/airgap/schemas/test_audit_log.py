@@ -37,8 +37,8 @@ def test_an_intact_chain_verifies() -> None:
     ("alter", "message"),
     [
         (lambda es: es[:10] + es[11:], "expected sequence number 11"),
-        (lambda es: es[:10] + [replace(es[10], body=b"\xa1an\x00")] + es[11:], "altered"),
-        (lambda es: es[:10] + [replace(es[10], at=5)] + es[11:], "altered"),
+        (lambda es: [*es[:10], replace(es[10], body=b"\xa1an\x00"), *es[11:]], "altered"),
+        (lambda es: [*es[:10], replace(es[10], at=5), *es[11:]], "altered"),
         (lambda es: [es[1], es[0], *es[2:]], "expected sequence number 1"),
     ],
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import fields, replace
 from typing import Any
 
@@ -116,7 +117,7 @@ def test_non_canonical_indefinite_duplicate_and_trailing_bytes_are_refused() -> 
     long_int = good.replace(b"\x01", b"\x18\x01", 1)  # version 1 in a needlessly long form
     with pytest.raises(AirgapError):
         SpendRequest.from_cbor(long_int)
-    with pytest.raises(DecodeError, match="indefinite|CBOR"):
+    with pytest.raises(DecodeError, match=r"indefinite|CBOR"):
         SpendRequest.from_cbor(b"\xbf\x61a\x01\xff")
     with pytest.raises(DecodeError):
         SpendRequest.from_cbor(b"\xa2\x61a\x01\x61a\x02")  # duplicate key "a"
@@ -136,10 +137,8 @@ def test_hostile_bytes_only_ever_raise_airgap_errors(data: bytes) -> None:
         VaultDefinition.from_cbor,
         StationPolicy.from_cbor,
     ):
-        try:
+        with contextlib.suppress(AirgapError):
             parse(data)
-        except AirgapError:
-            pass
 
 
 @settings(max_examples=200, deadline=None)
