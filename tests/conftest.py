@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from hypothesis import settings
 
-# Property tests draw the same examples on every run and machine: a failure reproduces, and CI is not a lottery.
+# Property tests draw the same examples on every run and machine: failures reproduce.
 settings.register_profile("deterministic", derandomize=True, deadline=None, database=None)
 settings.load_profile("deterministic")
 
