@@ -70,7 +70,7 @@ class RecordingScreen:
 
 
 @dataclass
-class TestStation:
+class SimStation:
     name: str
     state: Path
     cards_dir: Path
@@ -104,7 +104,7 @@ class TestStation:
 
 def make_station(
     root: Path, name: str, clock: Clock, *, label: str = "vault", algorithm: Algorithm = Algorithm.P256
-) -> TestStation:
+) -> SimStation:
     state, cards_dir = root / name / "state", root / name / "cards"
     initialise(
         uri_text=token_uri(name),
@@ -117,7 +117,7 @@ def make_station(
     )
     presented = [read_card_file(cards_dir / f"card-{n}.txt") for n in (1, 2)]
     record = generate_key(state, presented, label=label, algorithm=algorithm, now=clock())
-    return TestStation(name, state, cards_dir, record, clock)
+    return SimStation(name, state, cards_dir, record, clock)
 
 
 def rules(**overrides: Any) -> Rules:
@@ -155,13 +155,11 @@ def vault_of(
     )
 
 
-def policy_for(vault: VaultDefinition, station: TestStation) -> StationPolicy:
+def policy_for(vault: VaultDefinition, station: SimStation) -> StationPolicy:
     return StationPolicy(vault=vault, key_label=station.record.label, key_id=station.record.key_id)
 
 
-def install(
-    station: TestStation, vault: VaultDefinition, authorization: bytes | None = None
-) -> StationPolicy:
+def install(station: SimStation, vault: VaultDefinition, authorization: bytes | None = None) -> StationPolicy:
     policy = policy_for(vault, station)
     with station.open() as opened:
         install_policy(opened, policy, station.cards(), screen=RecordingScreen(), authorization=authorization)

@@ -1,0 +1,101 @@
+"""The ceremony commands as an operator runs them: policy install, run, audit export and verify."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+
+from airgap.schemas.audit_log import read_export
+from airgap.schemas.policy_toml import render_policy
+from airgap.schemas.request import Withdraw
+from airgap.schemas.response import SignatureResponse
+from appliance.cli import main
+from tests.appliance.conftest import requires_softhsm
+from tests.appliance.kit import (
+    ALLOWED,
+    XCH,
+    Clock,
+    camera_frames,
+    frames_folder,
+    make_request,
+    make_station,
+    policy_for,
+    vault_of,
+)
+
+pytestmark = [pytest.mark.hsm, requires_softhsm]
+
+
+def run(argv: list[str]) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(argv, out=out, err=err, ask=lambda _: "", ask_secret=lambda _: "")
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_install_run_export_verify(softhsm: Path, tmp_path: Path) -> None:
+    import time
+
+    clock = Clock(int(time.time()) - 3 * 3600)  # the CLI uses the real clock; the station was set up earlier
+    station = make_station(tmp_path, "st-a", clock)
+    vault = vault_of([station.key()], threshold=1, cooldown_seconds=0)
+    toml = tmp_path / "hot.toml"
+    toml.write_text(render_policy(policy_for(vault, station)))
+    cards = [str(station.cards_dir / f"card-{n}.txt") for n in (1, 2)]
+    state = ["--state", str(station.state)]
+
+    code, out, err = run(["policy", "compile", str(toml)])
+    assert code == 0 and vault.digest().hex() in out, err
+    code, out, err = run(["policy", "install", str(toml), *state, "--approve-with-cards", *cards])
+    assert code == 0, err
+    assert "POLICY INSTALLATION" in out and "installed and sealed" in out
+    code, out, err = run(["policy", "show", *state])
+    assert "hot-ops: generation 1, 1 of 1" in out
+
+    request = make_request(
+        vault, Withdraw(asset="XCH", amount=5 * XCH, destination=ALLOWED), int(time.time())
+    )
+    folder = frames_folder(camera_frames(request.to_cbor()), tmp_path / "camera")
+    answers = tmp_path / "answers"
+    code, out, err = run(
+        [
+            "run",
+            "--source",
+            str(folder),
+            *state,
+            "--approve-with-cards",
+            *cards,
+            "--answers",
+            str(answers),
+            "--show",
+            "none",
+            "--in-process-decoder",
+        ]
+    )
+    assert code == 0, err
+    assert "1 signed" in out, out
+    assert "5 XCH" in out and "approved by --approve-with-cards" in out and "1 signed" in out
+    response = SignatureResponse.from_cbor(next(answers.glob("*.cbor")).read_bytes())
+    response.verify(station.record.public_key)
+    assert any((answers / next(answers.glob("*.cbor")).stem).glob("*.png"))
+
+    export = tmp_path / "log.cbor"
+    code, out, err = run(["audit", "export", *state, "--out", str(export)])
+    assert code == 0, err
+    header, entries = read_export(export.open("rb"))
+    assert header.station == "st-a" and len(list(entries)) == header.count
+    code, out, err = run(["audit", "verify", "--file", str(export)])
+    assert code == 0 and "chain intact" in out, err
+    data = bytearray(export.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    export.write_bytes(bytes(data))
+    code, out, err = run(["audit", "verify", "--file", str(export)])
+    assert code in (1, 31) and ("BROKEN" in out or "audit export" in err)
+
+
+def test_policy_errors_name_the_line_and_exit_1(tmp_path: Path) -> None:
+    toml = tmp_path / "bad.toml"
+    toml.write_text("[vault]\nid = 'x'\nthreshold = 'three'\n")
+    code, _, err = run(["policy", "compile", str(toml)])
+    assert code == 1 and f"{toml}:" in err and "Traceback" not in err
