@@ -1,0 +1,119 @@
+#!/usr/bin/env python3
+"""Ceremony benchmark: station machine time for one request, from payload to rendered answer (scan excluded).
+
+One SoftHSM station in a temporary directory, a policy installed and sealed,
+then N requests of about 1 KB (a rekey naming 12 keys, the largest action)
+and N plain withdrawals, each through the whole ceremony: parse, decide,
+review, card check, HSM login, log-versus-seal check, approval logged and
+sealed, HSM signature verified, signature logged and sealed, and the answer
+rendered as QR frames. Repeated with the log pre-filled, because every
+session re-verifies the whole chain against the seal.
+Run: .venv/bin/python scripts/bench_ceremony.py [--count N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from airgap.link_defaults import DEFAULT_MODULE_PX, WEBCAM_MAX_FRAGMENT  # noqa: E402
+from airgap.qr.render import RenderSettings, render_frames  # noqa: E402
+from airgap.schemas.audit_log import make_entry  # noqa: E402
+from airgap.schemas.request import UR_TYPE, Rekey, Withdraw  # noqa: E402
+from airgap.ur.ur import UR, parts_for_message  # noqa: E402
+from appliance.ceremony import Ceremony, Outcome  # noqa: E402
+from appliance.hsm.pkcs11_signer import load_module  # noqa: E402
+from tests.airgap.schemas.fixtures import SoftKey  # noqa: E402
+from tests.appliance.kit import (  # noqa: E402
+    ALLOWED,
+    HOUR,
+    XCH,
+    Clock,
+    RecordingScreen,
+    install,
+    make_request,
+    make_station,
+    vault_of,
+)
+
+MODULE = "/usr/lib/softhsm/libsofthsm2.so"
+
+
+class RenderingScreen(RecordingScreen):
+    """Renders each answer's QR frames in memory, as the station display would."""
+
+    def show_answer(self, title: str, ur: UR) -> None:
+        super().show_answer(title, ur)
+        texts = parts_for_message(ur, WEBCAM_MAX_FRAGMENT, passes=1)
+        render_frames(texts, RenderSettings(module_px=DEFAULT_MODULE_PX))
+
+
+def prefill(db: Path, count: int, at: int) -> None:
+    """``count`` unsealed scan entries appended in one transaction, as months of use would leave."""
+    with sqlite3.connect(db) as conn:
+        seq, prev = conn.execute("SELECT seq, hash FROM log ORDER BY seq DESC LIMIT 1").fetchone()
+        rows = []
+        for n in range(seq + 1, seq + count + 1):
+            e = make_entry(n, at, "scan", {"bytes": 300, "request_digest": bytes(32)}, prev)
+            rows.append((e.seq, e.at, e.kind, e.body, e.prev, e.hash, None, None))
+            prev = e.hash
+        conn.executemany("INSERT INTO log VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+
+
+def measure(station, vault, clock: Clock, count: int, big: bool) -> tuple[list[float], int]:  # type: ignore[no-untyped-def]
+    times, size = [], 0
+    keys = tuple(SoftKey(i, f"station-{i}").vault_key for i in range(12))
+    for _ in range(count):
+        clock.advance(2 * HOUR)
+        action = (Rekey(keys=keys, threshold=7, declared_signers=1) if big
+                  else Withdraw(asset="XCH", amount=XCH, destination=ALLOWED))
+        request = make_request(vault, action, clock())
+        size = len(request.to_cbor())
+        ceremony = Ceremony(station.open(), screen=RenderingScreen(), cards=lambda _: station.cards())
+        start = time.perf_counter()
+        answer = ceremony.handle(UR(UR_TYPE, request.to_cbor()))
+        times.append(time.perf_counter() - start)
+        ceremony.station.close()
+        assert answer.outcome is Outcome.SIGNED, answer.text
+    return times, size
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--count", type=int, default=10, help="ceremonies per row")
+    parser.add_argument("--prefill", type=int, default=100_000, help="log entries for the last rows")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        (root / "tokens").mkdir()
+        conf = root / "softhsm2.conf"
+        conf.write_text(f"directories.tokendir = {root}/tokens\nobjectstore.backend = file\nlog.level = ERROR\n")
+        os.environ["SOFTHSM2_CONF"] = str(conf)
+        load_module(MODULE).reinitialize()
+        clock = Clock()
+        station = make_station(root, "bench", clock)
+        vault = vault_of([station.key()], threshold=1, rekey_delay_seconds=60, rekey_penalty=1)
+        install(station, vault)
+        rows = []
+        for label, big in (("withdraw", False), ("rekey, 12 keys", True)):
+            times, size = measure(station, vault, clock, args.count, big)
+            rows.append((label, size, "small", times))
+        prefill(station.state / "audit.db", args.prefill, clock())
+        for label, big in (("withdraw", False), ("rekey, 12 keys", True)):
+            times, size = measure(station, vault, clock, args.count, big)
+            rows.append((label, size, f"+{args.prefill:,} entries", times))
+    print(f"{'request':<16} {'bytes':>6} {'log':>18} {'median ms':>10} {'worst ms':>9}")
+    for label, size, log, times in rows:
+        print(f"{label:<16} {size:>6} {log:>18} {statistics.median(times) * 1000:>10.1f} {max(times) * 1000:>9.1f}")
+
+
+if __name__ == "__main__":
+    main()
