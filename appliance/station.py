@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from airgap.errors import AirgapError
 from airgap.schemas.audit_log import AuditEntry, EntryKind
 from airgap.schemas.vault import StationPolicy
 from appliance import station_state
@@ -89,7 +90,7 @@ class Station:
             return None
         try:
             return StationPolicy.from_cbor(installs[-1].fields()["policy"])
-        except Exception as exc:  # a logged policy that does not parse means the log was tampered with
+        except (AirgapError, KeyError, TypeError) as exc:  # unreadable: the log was tampered with
             raise StationStateError(
                 f"audit entry {installs[-1].seq}: logged policy is unreadable ({exc})"
             ) from None

@@ -24,15 +24,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from airgap.link_defaults import DEFAULT_MODULE_PX, WEBCAM_MAX_FRAGMENT  # noqa: E402
-from airgap.qr.render import RenderSettings, render_frames  # noqa: E402
-from airgap.schemas.audit_log import make_entry  # noqa: E402
-from airgap.schemas.request import UR_TYPE, Rekey, Withdraw  # noqa: E402
-from airgap.ur.ur import UR, parts_for_message  # noqa: E402
-from appliance.ceremony import Ceremony, Outcome  # noqa: E402
-from appliance.hsm.pkcs11_signer import load_module  # noqa: E402
-from tests.airgap.schemas.fixtures import SoftKey  # noqa: E402
-from tests.appliance.kit import (  # noqa: E402
+from airgap.link_defaults import DEFAULT_MODULE_PX, WEBCAM_MAX_FRAGMENT
+from airgap.qr.render import RenderSettings, render_frames
+from airgap.schemas.audit_log import make_entry
+from airgap.schemas.request import UR_TYPE, Rekey, Withdraw
+from airgap.ur.ur import UR, parts_for_message
+from appliance.ceremony import Ceremony, Outcome
+from appliance.hsm.pkcs11_signer import load_module
+from tests.airgap.schemas.fixtures import SoftKey
+from tests.appliance.kit import (
     ALLOWED,
     HOUR,
     XCH,
@@ -73,8 +73,11 @@ def measure(station, vault, clock: Clock, count: int, big: bool) -> tuple[list[f
     keys = tuple(SoftKey(i, f"station-{i}").vault_key for i in range(12))
     for _ in range(count):
         clock.advance(2 * HOUR)
-        action = (Rekey(keys=keys, threshold=7, declared_signers=1) if big
-                  else Withdraw(asset="XCH", amount=XCH, destination=ALLOWED))
+        action = (
+            Rekey(keys=keys, threshold=7, declared_signers=1)
+            if big
+            else Withdraw(asset="XCH", amount=XCH, destination=ALLOWED)
+        )
         request = make_request(vault, action, clock())
         size = len(request.to_cbor())
         ceremony = Ceremony(station.open(), screen=RenderingScreen(), cards=lambda _: station.cards())
@@ -87,7 +90,9 @@ def measure(station, vault, clock: Clock, count: int, big: bool) -> tuple[list[f
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--count", type=int, default=10, help="ceremonies per row")
     parser.add_argument("--prefill", type=int, default=100_000, help="log entries for the last rows")
     args = parser.parse_args()
@@ -95,7 +100,9 @@ def main() -> None:
         root = Path(folder)
         (root / "tokens").mkdir()
         conf = root / "softhsm2.conf"
-        conf.write_text(f"directories.tokendir = {root}/tokens\nobjectstore.backend = file\nlog.level = ERROR\n")
+        conf.write_text(
+            f"directories.tokendir = {root}/tokens\nobjectstore.backend = file\nlog.level = ERROR\n"
+        )
         os.environ["SOFTHSM2_CONF"] = str(conf)
         load_module(MODULE).reinitialize()
         clock = Clock()
@@ -112,7 +119,8 @@ def main() -> None:
             rows.append((label, size, f"+{args.prefill:,} entries", times))
     print(f"{'request':<16} {'bytes':>6} {'log':>18} {'median ms':>10} {'worst ms':>9}")
     for label, size, log, times in rows:
-        print(f"{label:<16} {size:>6} {log:>18} {statistics.median(times) * 1000:>10.1f} {max(times) * 1000:>9.1f}")
+        median, worst = statistics.median(times) * 1000, max(times) * 1000
+        print(f"{label:<16} {size:>6} {log:>18} {median:>10.1f} {worst:>9.1f}")
 
 
 if __name__ == "__main__":
