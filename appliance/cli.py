@@ -516,6 +516,10 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     from appliance.station import Station
 
     _check_uri(args)
+    if not (args.approve_with_cards or args.card or args.type_cards or args.scan_cards):
+        raise UsageError(
+            "say how cards are presented: --type-cards, --scan-cards, --card or --approve-with-cards"
+        )
     screen = _screen(args, console, answers=args.answers, show=args.show)
     bar = ProgressBar(sys.stderr)
     with ExitStack() as stack:

@@ -99,3 +99,8 @@ def test_policy_errors_name_the_line_and_exit_1(tmp_path: Path) -> None:
     toml.write_text("[vault]\nid = 'x'\nthreshold = 'three'\n")
     code, _, err = run(["policy", "compile", str(toml)])
     assert code == 1 and f"{toml}:" in err and "Traceback" not in err
+
+
+def test_run_without_a_way_to_present_cards_is_a_usage_error(tmp_path: Path) -> None:
+    code, _, err = run(["run", "--source", str(tmp_path), "--state", str(tmp_path)])
+    assert code == 2 and "cards" in err
