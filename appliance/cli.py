@@ -391,20 +391,12 @@ def cmd_export_key(args: argparse.Namespace, console: Console) -> int:
 
 def export_qr(record: KeyRecord, out: Path) -> int:
     """The key record as animated UR QR frames, the way the host scans it at enrolment."""
-    from airgap.link_defaults import (
-        DEFAULT_ANIMATION_PASSES,
-        DEFAULT_FPS,
-        DEFAULT_MAX_FRAGMENT,
-        DEFAULT_MODULE_PX,
-    )
-    from airgap.qr.render import RenderSettings, render_frames
+    from airgap.link_defaults import DEFAULT_FPS, DEFAULT_MAX_FRAGMENT
+    from airgap.qr.render import animation_frames
     from airgap.qr.sinks import write_animation
-    from airgap.ur.ur import UR, parts_for_message
+    from airgap.ur.ur import UR
 
-    texts = parts_for_message(
-        UR(KEY_RECORD_UR_TYPE, record.to_cbor()), DEFAULT_MAX_FRAGMENT, passes=DEFAULT_ANIMATION_PASSES
-    )
-    frames = render_frames(texts, RenderSettings(module_px=DEFAULT_MODULE_PX))
+    frames = animation_frames(UR(KEY_RECORD_UR_TYPE, record.to_cbor()), DEFAULT_MAX_FRAGMENT)
     write_animation(frames, out, DEFAULT_FPS)
     return len(frames)
 
@@ -572,22 +564,14 @@ def cmd_audit_export(args: argparse.Namespace, console: Console) -> int:
 def export_audit_qr(data: bytes, out: Path) -> int:
     import cbor2
 
-    from airgap.link_defaults import (
-        DEFAULT_ANIMATION_PASSES,
-        DEFAULT_FPS,
-        DEFAULT_MODULE_PX,
-        WEBCAM_MAX_FRAGMENT,
-    )
-    from airgap.qr.render import RenderSettings, render_frames
+    from airgap.link_defaults import DEFAULT_FPS, WEBCAM_MAX_FRAGMENT
+    from airgap.qr.render import animation_frames
     from airgap.qr.sinks import write_animation
     from airgap.schemas.audit_log import EXPORT_UR_TYPE
-    from airgap.ur.ur import UR, parts_for_message
+    from airgap.ur.ur import UR
 
     # One CBOR byte string holds the export (itself a CBOR sequence), as a UR payload must be one item.
-    texts = parts_for_message(
-        UR(EXPORT_UR_TYPE, cbor2.dumps(data)), WEBCAM_MAX_FRAGMENT, passes=DEFAULT_ANIMATION_PASSES
-    )
-    frames = render_frames(texts, RenderSettings(module_px=DEFAULT_MODULE_PX))
+    frames = animation_frames(UR(EXPORT_UR_TYPE, cbor2.dumps(data)), WEBCAM_MAX_FRAGMENT)
     write_animation(frames, out, DEFAULT_FPS)
     return len(frames)
 

@@ -24,11 +24,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from airgap.link_defaults import DEFAULT_MODULE_PX, WEBCAM_MAX_FRAGMENT
-from airgap.qr.render import RenderSettings, render_frames
+from airgap.link_defaults import WEBCAM_MAX_FRAGMENT
+from airgap.qr.render import animation_frames
 from airgap.schemas.audit_log import make_entry
 from airgap.schemas.request import UR_TYPE, Rekey, Withdraw
-from airgap.ur.ur import UR, parts_for_message
+from airgap.ur.ur import UR
 from appliance.ceremony import Ceremony, Outcome
 from appliance.hsm.pkcs11_signer import load_module
 from tests.airgap.schemas.fixtures import SoftKey
@@ -52,8 +52,7 @@ class RenderingScreen(RecordingScreen):
 
     def show_answer(self, title: str, ur: UR) -> None:
         super().show_answer(title, ur)
-        texts = parts_for_message(ur, WEBCAM_MAX_FRAGMENT, passes=1)
-        render_frames(texts, RenderSettings(module_px=DEFAULT_MODULE_PX))
+        animation_frames(ur, WEBCAM_MAX_FRAGMENT, passes=1)
 
 
 def prefill(db: Path, count: int, at: int) -> None:

@@ -29,7 +29,6 @@ import numpy as np
 
 from airgap.camera.simulator import PROFILES, CameraProfile, CameraSimulator
 from airgap.link_defaults import (
-    DEFAULT_ANIMATION_PASSES,
     DEFAULT_FPS,
     DEFAULT_MAX_FRAGMENT,
     DEFAULT_MODULE_PX,
@@ -37,9 +36,16 @@ from airgap.link_defaults import (
 )
 from airgap.qr.decode import FrameDecoder, payloads_in_image
 from airgap.qr.isolated import IsolatedDecoder
-from airgap.qr.render import RenderBackend, RenderSettings, qr_matrix, render_frames, version_of
+from airgap.qr.render import (
+    RenderBackend,
+    RenderSettings,
+    animation_frames,
+    qr_matrix,
+    render_frames,
+    version_of,
+)
 from airgap.ur.fountain import FountainDecoder, FountainEncoder, PartStatus, choose_fragments
-from airgap.ur.ur import UR, ReceiveStatus, URDecoder, UREncoder, parts_for_message
+from airgap.ur.ur import UR, ReceiveStatus, URDecoder, UREncoder
 
 BENCH_PROFILES = ("720p-webcam", "480p-appliance")
 
@@ -59,8 +65,7 @@ def per_call_ms(fn: Callable[[], object], repeat: int) -> float:
 
 
 def display_frames(ur: UR, max_fragment: int, module_px: int) -> list[np.ndarray]:  # type: ignore[type-arg]
-    texts = parts_for_message(ur, max_fragment, passes=DEFAULT_ANIMATION_PASSES)
-    return render_frames(texts, RenderSettings(module_px=module_px))
+    return animation_frames(ur, max_fragment, module_px=module_px)
 
 
 def run_link(

@@ -24,16 +24,14 @@ import cbor2
 from airgap.camera.frames import Frame
 from airgap.camera.simulator import PROFILES, CameraSimulator
 from airgap.link_defaults import (
-    DEFAULT_ANIMATION_PASSES,
     DEFAULT_FPS,
     DEFAULT_MAX_FRAGMENT,
-    DEFAULT_MODULE_PX,
     WEBCAM_MAX_FRAGMENT,
 )
-from airgap.qr.render import RenderSettings, render_frames
+from airgap.qr.render import animation_frames
 from airgap.qr.sinks import write_gif, write_png_folder
 from airgap.scan import scan
-from airgap.ur.ur import UR, URDecoder, UREncoder, parts_for_message
+from airgap.ur.ur import UR, URDecoder, UREncoder
 
 
 def sample_request() -> bytes:
@@ -82,8 +80,7 @@ def sample_export() -> bytes:
 def cross(label: str, ur: UR, profile_name: str, max_fragment: int, out: Path, seed: int) -> bool:
     print(f"\n== {label}: {len(ur.cbor)} bytes as ur:{ur.type}")
     t0 = time.perf_counter()
-    texts = parts_for_message(ur, max_fragment, passes=DEFAULT_ANIMATION_PASSES)
-    frames = render_frames(texts, RenderSettings(module_px=DEFAULT_MODULE_PX))
+    frames = animation_frames(ur, max_fragment)
     t1 = time.perf_counter()
     seq_len = UREncoder(ur, max_fragment).seq_len
     kind = "single-part" if seq_len == 1 else f"{seq_len} fixed-rate, then fountain"

@@ -24,6 +24,8 @@ import numpy as np
 import numpy.typing as npt
 
 from airgap.errors import RenderError
+from airgap.link_defaults import DEFAULT_ANIMATION_PASSES, DEFAULT_MODULE_PX
+from airgap.ur.ur import UR, parts_for_message
 
 Image = npt.NDArray[np.uint8]
 Matrix = npt.NDArray[np.bool_]
@@ -105,6 +107,15 @@ def render_frames(texts: Iterable[str], settings: RenderSettings = RenderSetting
         return []
     canvas = max(m.shape[0] for m in matrices)
     return [matrix_to_image(m, settings, canvas) for m in matrices]
+
+
+def animation_frames(
+    ur: UR, max_fragment: int, *, module_px: int = DEFAULT_MODULE_PX, passes: int = DEFAULT_ANIMATION_PASSES
+) -> list[Image]:
+    """A message as the looping animation a screen shows: fixed-rate parts first, then fountain parts."""
+    return render_frames(
+        parts_for_message(ur, max_fragment, passes=passes), RenderSettings(module_px=module_px)
+    )
 
 
 def render_frame(text: str, settings: RenderSettings = RenderSettings()) -> Image:
