@@ -31,7 +31,7 @@ from airgap.schemas.vault import StationPolicy
 from airgap.ur.ur import UR
 from appliance import policy_store
 from appliance.audit_store import logged_response
-from appliance.cards import PresentedCard, check_cards
+from appliance.cards import PresentedCard
 from appliance.decide import EXPLANATIONS, Approve, Code, Refuse, decide
 from appliance.errors import CardError, HsmError, StationStateError
 from appliance.review import review_lines
@@ -198,13 +198,10 @@ class Ceremony:
 
         if not self.screen.confirm("Custodians: is this exactly what you mean to sign?"):
             return self._refuse(request, StationCode.DECLINED, "", now)
-        card_set = station.state.card_set
         try:
-            cards = check_cards(self.cards(card_set.threshold), card_set)
+            cards = station.check_cards(self.cards(station.state.card_set.threshold), now)
         except CardError as exc:
-            station.log(EntryKind.CARDS, {"accepted": False, "reason": str(exc)[:300]}, now)
             return self._refuse(request, StationCode.CARDS_REFUSED, str(exc), now)
-        station.log(EntryKind.CARDS, {"accepted": True, "cards": sorted(c.index for c in cards)}, now)
         try:
             with station.sealed_session(cards, now) as sealed:
                 return self._sign(sealed, request, policy, now)

@@ -18,8 +18,8 @@ from airgap.schemas.policy_toml import format_duration
 from airgap.schemas.request import RaiseLock, Rekey
 from airgap.schemas.vault import StationPolicy
 from appliance import policy_store
-from appliance.cards import PresentedCard, check_cards
-from appliance.errors import ApplianceError, CardError, DeclinedError, StationStateError, UsageError
+from appliance.cards import PresentedCard
+from appliance.errors import ApplianceError, DeclinedError, StationStateError, UsageError
 from appliance.screen import Screen
 from appliance.station import Station
 
@@ -133,12 +133,7 @@ def install_policy(
     screen.review(policy_lines(policy, why))
     if not screen.confirm("Custodians: install and seal this policy?"):
         raise DeclinedError("the custodians declined; nothing was installed")
-    try:
-        cards = check_cards(presented, station.state.card_set)
-    except CardError as exc:
-        station.log(EntryKind.CARDS, {"accepted": False, "reason": str(exc)[:300]}, now)
-        raise
-    station.log(EntryKind.CARDS, {"accepted": True, "cards": sorted(c.index for c in cards)}, now)
+    cards = station.check_cards(presented, now)
     digest = policy.digest()
     with station.sealed_session(cards, now) as sealed:
         if sealed.seal.policies.get(vault_id) != (previous.digest() if previous else None):

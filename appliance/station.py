@@ -20,8 +20,8 @@ from airgap.schemas.audit_log import AuditEntry, EntryKind
 from airgap.schemas.vault import StationPolicy
 from appliance import station_state
 from appliance.audit_store import AuditStore, approved_request
-from appliance.cards import Card, combine, pin_text, wipe
-from appliance.errors import StationStateError
+from appliance.cards import Card, PresentedCard, check_cards, combine, pin_text, wipe
+from appliance.errors import CardError, StationStateError
 from appliance.hsm.pkcs11_signer import Pkcs11Session, Pkcs11Token
 from appliance.hsm.uri import parse
 from appliance.seal import Seal, read_seal, reconcile, voided_approvals, write_seal
@@ -95,6 +95,16 @@ class Station:
                 f"audit entry {installs[-1].seq}: logged policy is unreadable ({exc})"
             ) from None
 
+    def check_cards(self, presented: Sequence[PresentedCard], now: int) -> list[Card]:
+        """The cards against their commitments (no HSM touched); accepted or refused, it is logged."""
+        try:
+            cards = check_cards(presented, self.state.card_set)
+        except CardError as exc:
+            self.log(EntryKind.CARDS, {"accepted": False, "reason": str(exc)[:300]}, now)
+            raise
+        self.log(EntryKind.CARDS, {"accepted": True, "cards": sorted(c.index for c in cards)}, now)
+        return cards
+
     @contextmanager
     def sealed_session(self, cards: Sequence[Card], now: int, *, rw: bool = True) -> Iterator[SealedSession]:
         """Log in with the cards' PIN, check the log against the seal, and hold the session."""
@@ -146,15 +156,13 @@ class SealedSession:
     ) -> AuditEntry:
         """Commit the entry, then seal it (and the tail before it) in the HSM."""
         entry = self.station.log(kind, fields, now, vault=vault, request_digest=request_digest)
+        self.seal_entry(entry, policy)
+        return entry
+
+    def seal_entry(self, entry: AuditEntry, policy: tuple[str, bytes] | None = None) -> None:
+        """Seal an entry already committed (the signature: committed, then the fault point, then sealed)."""
         seal = self.seal.advanced(entry)
         if policy is not None:
             seal = seal.with_policy(*policy)
-        write_seal(self.session, seal)
-        self.seal = seal
-        return entry
-
-    def seal_entry(self, entry: AuditEntry) -> None:
-        """Seal an entry already committed (the signature: committed, then the fault point, then sealed)."""
-        seal = self.seal.advanced(entry)
         write_seal(self.session, seal)
         self.seal = seal
