@@ -88,10 +88,17 @@ class AuditStore:
         vault: str | None = None,
         request_digest: bytes | None = None,
     ) -> AuditEntry:
-        """Commit one entry (durably) and return it."""
+        """Commit one entry (durably) and return it.
+
+        Entry times never go backwards: a clock reading earlier than the last
+        entry is kept inside the entry as ``clock_reading``, and the entry
+        takes the last entry's time.
+        """
         try:
             with self._transaction():
-                seq, prev, _ = self.head()
+                seq, prev, last_at = self.head()
+                if at < last_at:
+                    fields, at = {**fields, "clock_reading": at}, last_at
                 entry = make_entry(seq + 1, at, kind.value, fields, prev)
                 self._db.execute(
                     "INSERT INTO log VALUES (?, ?, ?, ?, ?, ?, ?, ?)",

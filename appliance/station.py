@@ -2,9 +2,7 @@
 
 Everything the ceremonies write goes through ``Station.log`` (before cards,
 unsealed) or ``SealedSession.log`` (inside a custodian session: the entry is
-committed, then the seal advanced, before the call returns). Entry times
-never go backwards: a clock reading earlier than the last entry is logged
-as such inside the entry, and the entry keeps the last time.
+committed, then the seal advanced, before the call returns).
 """
 
 from __future__ import annotations
@@ -63,10 +61,7 @@ class Station:
         vault: str | None = None,
         request_digest: bytes | None = None,
     ) -> AuditEntry:
-        last_at = self.store.head()[2]
-        if now < last_at:
-            fields = {**fields, "clock_reading": now}
-        return self.store.append(kind, fields, max(now, last_at), vault=vault, request_digest=request_digest)
+        return self.store.append(kind, fields, now, vault=vault, request_digest=request_digest)
 
     def vault_state(self, vault_id: str) -> VaultState:
         voided = voided_approvals(self.store)

@@ -29,6 +29,13 @@ class Algorithm(StrEnum):
         return 32 if self is Algorithm.ED25519 else 33
 
 
+def parse_algorithm(value: str, *, what: str) -> Algorithm:
+    try:
+        return Algorithm(value)
+    except ValueError:
+        raise SchemaError(f"{what}: unknown algorithm {value!r}") from None
+
+
 def key_id_for(public_key: bytes) -> bytes:
     return hashlib.sha256(public_key).digest()
 
@@ -76,10 +83,7 @@ class KeyRecord:
         )
         if value["version"] != VERSION:
             raise SchemaError(f"{what}: version {value['version']} is not supported (expected {VERSION})")
-        try:
-            algorithm = Algorithm(value["algorithm"])
-        except ValueError:
-            raise SchemaError(f"{what}: unknown algorithm {value['algorithm']!r}") from None
+        algorithm = parse_algorithm(value["algorithm"], what=what)
         if len(value["public_key"]) != algorithm.public_key_len:
             raise SchemaError(f"{what}: public key length does not fit {algorithm.value}")
         if value["key_id"] != key_id_for(value["public_key"]):

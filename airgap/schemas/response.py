@@ -26,7 +26,7 @@ from typing import Any
 from airgap.errors import SchemaError
 from airgap.schemas import strict
 from airgap.schemas.digests import Tag, tagged_digest
-from airgap.schemas.key_record import Algorithm
+from airgap.schemas.key_record import Algorithm, parse_algorithm
 from airgap.schemas.request import REQUEST_ID_LEN
 from airgap.schemas.signatures import verify_signature
 from airgap.schemas.vault import check_vault_id
@@ -99,10 +99,7 @@ class SignatureResponse:
         strict.natural(v["audit_seq"], what=what, name="audit_seq", positive=True)
         strict.sized(v["log_head"], what=what, name="log_head", length=32)
         strict.sized(v["signature"], what=what, name="signature", length=64)
-        try:
-            algorithm = Algorithm(v["algorithm"])
-        except ValueError:
-            raise SchemaError(f"{what}: unknown algorithm {v['algorithm']!r}") from None
+        algorithm = parse_algorithm(v["algorithm"], what=what)
         del v["version"]
         return cls(**{**v, "algorithm": algorithm})
 

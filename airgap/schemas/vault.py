@@ -18,7 +18,7 @@ from typing import Any
 from airgap.errors import SchemaError
 from airgap.schemas import strict
 from airgap.schemas.digests import Tag, tagged_digest
-from airgap.schemas.key_record import Algorithm, key_id_for
+from airgap.schemas.key_record import Algorithm, key_id_for, parse_algorithm
 
 VAULT_UR_TYPE = "x-vault"
 POLICY_UR_TYPE = "x-station-policy"
@@ -84,10 +84,7 @@ class VaultKey:
     def from_map(cls, value: Any, *, what: str) -> VaultKey:
         v = strict.fields(value, {"station": str, "algorithm": str, "public_key": bytes}, what=f"{what} key")
         strict.text(v["station"], what=what, name="key station")
-        try:
-            algorithm = Algorithm(v["algorithm"])
-        except ValueError:
-            raise SchemaError(f"{what}: unknown algorithm {v['algorithm']!r}") from None
+        algorithm = parse_algorithm(v["algorithm"], what=what)
         if len(v["public_key"]) != algorithm.public_key_len:
             raise SchemaError(f"{what}: public key length does not fit {algorithm.value}")
         return cls(station=v["station"], algorithm=algorithm, public_key=v["public_key"])
