@@ -110,7 +110,10 @@ class Ceremony:
 
     def handle(self, ur: UR) -> Answer:
         """Take one scanned payload through the whole ceremony and show the answer."""
-        answer = self._handle(ur)
+        return self._present(self._handle(ur))
+
+    def _present(self, answer: Answer) -> Answer:
+        """Show the answer; a signature shown is logged as released, so it is never shown again."""
         self.screen.say(f"{answer.outcome.value.upper()}: {answer.text}")
         self.screen.show_answer(f"{answer.outcome.value} answer", answer.ur)
         if answer.outcome is not Outcome.REFUSED:
@@ -128,10 +131,7 @@ class Ceremony:
         """Frames that never assembled into a message (bad checksum, over the caps): refused and logged."""
         now = self.station.clock()
         self.station.log(EntryKind.SCAN, {"error": detail[:300]}, now)
-        answer = self._refuse(None, StationCode.MALFORMED, detail[:300], now)
-        self.screen.say(f"REFUSED: {answer.text}")
-        self.screen.show_answer("refused answer", answer.ur)
-        return answer
+        return self._present(self._refuse(None, StationCode.MALFORMED, detail[:300], now))
 
     def _handle(self, ur: UR) -> Answer:
         station, now = self.station, self.station.clock()
