@@ -24,6 +24,7 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from airgap.errors import AirgapError
+from airgap.policy.engine import EXPLANATIONS, Approve, Code, Refuse, decide
 from airgap.schemas.audit_log import AuditEntry, EntryKind
 from airgap.schemas.request import SpendRequest
 from airgap.schemas.response import REFUSAL_UR_TYPE, RESPONSE_UR_TYPE, Refusal, SignatureResponse
@@ -32,7 +33,6 @@ from airgap.ur.ur import UR
 from appliance import policy_store
 from appliance.audit_store import logged_response
 from appliance.cards import PresentedCard
-from appliance.decide import EXPLANATIONS, Approve, Code, Refuse, decide
 from appliance.errors import CardError, HsmError, StationStateError
 from appliance.review import review_lines
 from appliance.screen import Screen
@@ -172,7 +172,7 @@ class Ceremony:
                 request, StationCode.POLICY_CHANGED, "differs from the copy logged at installation", now
             )
 
-        verdict = decide(policy, station.vault_state(vault_id), request, now)
+        verdict = decide(policy.vault, station.vault_state(vault_id), request, now)
         prior = self._prior(digest) if isinstance(verdict, Refuse) and verdict.code is Code.REPLAY else None
         lines = review_lines(self.name, policy, request, verdict.checks, verdict, now)
         if prior is not None:
@@ -259,7 +259,7 @@ class Ceremony:
             approval = prior
         else:
             state = station.vault_state(vault_id)
-            verdict = decide(policy, state, request, now)
+            verdict = decide(policy.vault, state, request, now)
             if isinstance(verdict, Refuse):  # the verified log says no, whatever the disk said before
                 return self._refuse(request, verdict.code, verdict.text, now, sealed)
             approval = sealed.log(

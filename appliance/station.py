@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from airgap.errors import AirgapError
+from airgap.policy.vault_state import VaultState, replay
 from airgap.schemas.audit_log import AuditEntry, EntryKind
 from airgap.schemas.vault import StationPolicy
 from appliance import station_state
@@ -23,7 +24,6 @@ from appliance.errors import CardError, StationStateError
 from appliance.hsm.pkcs11_signer import Pkcs11Session, Pkcs11Token
 from appliance.hsm.uri import parse
 from appliance.seal import Seal, read_seal, reconcile, voided_approvals, write_seal
-from appliance.vault_state import VaultState, replay
 
 Clock = Callable[[], int]
 

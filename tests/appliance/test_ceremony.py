@@ -9,6 +9,7 @@ import cbor2
 import pytest
 
 from airgap.camera.frames import ImageFolderSource
+from airgap.policy.engine import Code
 from airgap.qr.decode import payloads_in_image
 from airgap.schemas.audit_log import EntryKind, verify_chain
 from airgap.schemas.bundle import SignedBundle
@@ -17,7 +18,6 @@ from airgap.schemas.response import REFUSAL_UR_TYPE, RESPONSE_UR_TYPE, Refusal, 
 from airgap.schemas.vault import VaultDefinition
 from airgap.ur.ur import UR
 from appliance.ceremony import Outcome, StationCode
-from appliance.decide import Code
 from appliance.policy_install import PolicyChangeError
 from appliance.run_loop import run
 from tests.appliance.conftest import requires_softhsm

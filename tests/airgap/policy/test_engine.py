@@ -10,10 +10,10 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from airgap.policy.engine import EXPLANATIONS, Approve, Code, Refuse, decide, rekey_delay
+from airgap.policy.vault_state import Announcement, AnnouncementStatus, VaultState
 from airgap.schemas.request import Announce, Cancel, Execute, RaiseLock, Rekey, SpendRequest, Withdraw
 from airgap.schemas.vault import StationPolicy
-from appliance.decide import EXPLANATIONS, Approve, Code, Refuse, decide, rekey_delay
-from appliance.vault_state import Announcement, AnnouncementStatus, VaultState
 from tests.airgap.schemas.fixtures import KEYS, RULES, T0, request, vault
 
 HOUR, DAY = 3600, 86400
@@ -219,7 +219,7 @@ CASES: list[tuple[str, StationPolicy, VaultState, SpendRequest, int, Code | None
 def test_rule_table(
     name: str, p: StationPolicy, state: VaultState, r: SpendRequest, now: int, expected: Code | None
 ) -> None:
-    verdict = decide(p, state, r, now)
+    verdict = decide(p.vault, state, r, now)
     if expected is None:
         assert isinstance(verdict, Approve), verdict
         assert all(c.ok for c in verdict.checks)
@@ -234,7 +234,7 @@ def test_every_refusal_code_is_in_the_table_and_explained() -> None:
 
 
 def test_the_rekey_penalty_multiplies_per_missing_signer() -> None:
-    assert [rekey_delay(SINGLE, n) for n in (5, 3, 2, 1)] == [DAY, DAY, 2 * DAY, 4 * DAY]
+    assert [rekey_delay(SINGLE.vault, n) for n in (5, 3, 2, 1)] == [DAY, DAY, 2 * DAY, 4 * DAY]
 
 
 # Properties --------------------------------------------------------------------------------------
@@ -356,7 +356,7 @@ def test_never_approves_when_a_rule_fails(
     scenario: tuple[StationPolicy, VaultState, SpendRequest, int],
 ) -> None:
     p, state, r, now = scenario
-    verdict = decide(p, state, r, now)
+    verdict = decide(p.vault, state, r, now)
     reasons = independent_reasons(p, state, r, now)
     if isinstance(verdict, Approve):
         assert reasons == [] and all(c.ok for c in verdict.checks)
@@ -373,14 +373,14 @@ def test_approval_is_monotonic_in_time(
     scenario: tuple[StationPolicy, VaultState, SpendRequest, int], later: int
 ) -> None:
     p, state, r, now = scenario
-    assume(isinstance(decide(p, state, r, now), Approve))
+    assume(isinstance(decide(p.vault, state, r, now), Approve))
     t2 = now + later
     if isinstance(r.action, Execute):
         ann = state.announcements[r.action.announce_id]
         rules = p.vault.rules
         assume(t2 <= ann.at + rules.announce_delay_seconds + rules.announce_expiry_seconds)
     assume(t2 <= r.expires_at)
-    assert isinstance(decide(p, state, r, t2), Approve)
+    assert isinstance(decide(p.vault, state, r, t2), Approve)
 
 
 @FRIENDLY
@@ -389,9 +389,9 @@ def test_a_request_is_approved_at_most_once(
     scenario: tuple[StationPolicy, VaultState, SpendRequest, int], later: int
 ) -> None:
     p, state, r, now = scenario
-    assume(isinstance(decide(p, state, r, now), Approve))
+    assume(isinstance(decide(p.vault, state, r, now), Approve))
     after = state.after(r, now)
-    verdict = decide(p, after, r, now + later)
+    verdict = decide(p.vault, after, r, now + later)
     assert isinstance(verdict, Refuse)
     if now + later <= r.expires_at:
         assert verdict.code is Code.REPLAY

@@ -1,4 +1,4 @@
-"""The policy engine: ``decide(policy, state, request, now)``, a pure function of its arguments.
+"""The policy engine: ``decide(vault, state, request, now)``, a pure function of its arguments.
 
 Every rule that applies to the request is evaluated, so the review screen can
 show each one's result; the verdict is the first failure, or approval when
@@ -14,10 +14,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
+from airgap.policy.vault_state import AnnouncementStatus, VaultState
 from airgap.schemas.policy_toml import format_duration
 from airgap.schemas.request import Announce, Cancel, Execute, RaiseLock, Rekey, SpendRequest, Withdraw
-from airgap.schemas.vault import StationPolicy
-from appliance.vault_state import AnnouncementStatus, VaultState
+from airgap.schemas.vault import VaultDefinition
 
 #: A request may say it was created this far in the future (host and station clocks differ).
 CLOCK_SKEW_SECONDS = 300
@@ -98,24 +98,24 @@ class Refuse:
 
 
 Verdict = Approve | Refuse
-Rule = Callable[[StationPolicy, VaultState, SpendRequest, int], Check | None]
+Rule = Callable[[VaultDefinition, VaultState, SpendRequest, int], Check | None]
 
 
 def _when(seconds: int) -> str:
     return format_duration(max(seconds, 0))
 
 
-def _vault(p: StationPolicy, s: VaultState, r: SpendRequest, now: int) -> Check:
-    return Check("vault", r.vault_id == p.vault.vault_id, f"request {r.vault_id!r}", Code.WRONG_VAULT)
+def _vault(v: VaultDefinition, s: VaultState, r: SpendRequest, now: int) -> Check:
+    return Check("vault", r.vault_id == v.vault_id, f"request {r.vault_id!r}", Code.WRONG_VAULT)
 
 
-def _policy(p: StationPolicy, s: VaultState, r: SpendRequest, now: int) -> Check:
-    ok = r.policy_digest == p.vault.digest()
+def _policy(v: VaultDefinition, s: VaultState, r: SpendRequest, now: int) -> Check:
+    ok = r.policy_digest == v.digest()
     detail = "host's definition matches the sealed one" if ok else "host believes another definition"
     return Check("policy digest", ok, detail, Code.POLICY_MISMATCH)
 
 
-def _clock(p: StationPolicy, s: VaultState, r: SpendRequest, now: int) -> Check:
+def _clock(v: VaultDefinition, s: VaultState, r: SpendRequest, now: int) -> Check:
     ok = now >= s.clock_floor
     detail = (
         "not earlier than the last log entry" if ok else f"{_when(s.clock_floor - now)} before the last entry"
@@ -123,65 +123,65 @@ def _clock(p: StationPolicy, s: VaultState, r: SpendRequest, now: int) -> Check:
     return Check("clock", ok, detail, Code.CLOCK_ROLLBACK)
 
 
-def _not_before(p: StationPolicy, s: VaultState, r: SpendRequest, now: int) -> Check:
+def _not_before(v: VaultDefinition, s: VaultState, r: SpendRequest, now: int) -> Check:
     ok = r.created_at <= now + CLOCK_SKEW_SECONDS
     return Check(
         "created", ok, "in the past" if ok else f"{_when(r.created_at - now)} ahead", Code.NOT_YET_VALID
     )
 
 
-def _expiry(p: StationPolicy, s: VaultState, r: SpendRequest, now: int) -> Check:
+def _expiry(v: VaultDefinition, s: VaultState, r: SpendRequest, now: int) -> Check:
     ok = now <= r.expires_at
     detail = f"expires in {_when(r.expires_at - now)}" if ok else f"expired {_when(now - r.expires_at)} ago"
     return Check("expiry", ok, detail, Code.EXPIRED)
 
 
-def _lifetime(p: StationPolicy, s: VaultState, r: SpendRequest, now: int) -> Check:
-    life, limit = r.expires_at - r.created_at, p.vault.rules.max_request_lifetime_seconds
+def _lifetime(v: VaultDefinition, s: VaultState, r: SpendRequest, now: int) -> Check:
+    life, limit = r.expires_at - r.created_at, v.rules.max_request_lifetime_seconds
     return Check("lifetime", life <= limit, f"{_when(life)} (max {_when(limit)})", Code.LIFETIME)
 
 
-def _replay(p: StationPolicy, s: VaultState, r: SpendRequest, now: int) -> Check:
+def _replay(v: VaultDefinition, s: VaultState, r: SpendRequest, now: int) -> Check:
     ok = r.request_id not in s.used_request_ids
     return Check("first use", ok, "never approved here" if ok else "already approved here", Code.REPLAY)
 
 
-def _asset(p: StationPolicy, s: VaultState, r: SpendRequest, now: int) -> Check | None:
+def _asset(v: VaultDefinition, s: VaultState, r: SpendRequest, now: int) -> Check | None:
     a = r.action
     if not isinstance(a, Withdraw | Announce | Execute):
         return None
-    return Check("asset", a.asset == p.vault.asset.code, a.asset, Code.WRONG_ASSET)
+    return Check("asset", a.asset == v.asset.code, a.asset, Code.WRONG_ASSET)
 
 
-def _destination(p: StationPolicy, s: VaultState, r: SpendRequest, now: int) -> Check | None:
+def _destination(v: VaultDefinition, s: VaultState, r: SpendRequest, now: int) -> Check | None:
     a = r.action
     if not isinstance(a, Withdraw | Announce | Execute):
         return None
-    ok = a.destination in p.vault.rules.destinations
+    ok = a.destination in v.rules.destinations
     return Check("destination", ok, "on the allowlist" if ok else "NOT on the allowlist", Code.DESTINATION)
 
 
-def _per_spend(p: StationPolicy, s: VaultState, r: SpendRequest, now: int) -> Check | None:
+def _per_spend(v: VaultDefinition, s: VaultState, r: SpendRequest, now: int) -> Check | None:
     a = r.action
     if not isinstance(a, Withdraw | Announce | Execute):
         return None
-    limit = p.vault.rules.max_per_spend
-    return Check("per-spend limit", a.amount <= limit, f"max {p.vault.asset.format(limit)}", Code.PER_SPEND)
+    limit = v.rules.max_per_spend
+    return Check("per-spend limit", a.amount <= limit, f"max {v.asset.format(limit)}", Code.PER_SPEND)
 
 
-def _window(p: StationPolicy, s: VaultState, r: SpendRequest, now: int) -> Check | None:
+def _window(v: VaultDefinition, s: VaultState, r: SpendRequest, now: int) -> Check | None:
     a = r.action
     if not isinstance(a, Withdraw | Announce):
         return None  # an execution was counted when it was announced
-    rules, fmt = p.vault.rules, p.vault.asset.format
+    rules, fmt = v.rules, v.asset.format
     used = s.window_total(now, rules.window_seconds)
     ok = used + a.amount <= rules.window_max
     detail = f"{fmt(used)} used of {fmt(rules.window_max)} per {_when(rules.window_seconds)}"
     return Check("rolling window", ok, detail, Code.WINDOW)
 
 
-def _phase(p: StationPolicy, s: VaultState, r: SpendRequest, now: int) -> Check | None:
-    a, two_phase = r.action, p.vault.rules.two_phase
+def _phase(v: VaultDefinition, s: VaultState, r: SpendRequest, now: int) -> Check | None:
+    a, two_phase = r.action, v.rules.two_phase
     if isinstance(a, Withdraw):
         return Check(
             "phases",
@@ -199,10 +199,10 @@ def _phase(p: StationPolicy, s: VaultState, r: SpendRequest, now: int) -> Check 
     return None
 
 
-def _cooldown(p: StationPolicy, s: VaultState, r: SpendRequest, now: int) -> Check | None:
+def _cooldown(v: VaultDefinition, s: VaultState, r: SpendRequest, now: int) -> Check | None:
     if not isinstance(r.action, Withdraw | Announce) or s.last_action_at is None:
         return None
-    ready = s.last_action_at + p.vault.rules.cooldown_seconds
+    ready = s.last_action_at + v.rules.cooldown_seconds
     ok = now >= ready
     detail = f"last action {_when(now - s.last_action_at)} ago" + (
         "" if ok else f"; wait {_when(ready - now)}"
@@ -210,7 +210,7 @@ def _cooldown(p: StationPolicy, s: VaultState, r: SpendRequest, now: int) -> Che
     return Check("cooldown", ok, detail, Code.COOLDOWN)
 
 
-def _announcement(p: StationPolicy, s: VaultState, r: SpendRequest, now: int) -> Check | None:
+def _announcement(v: VaultDefinition, s: VaultState, r: SpendRequest, now: int) -> Check | None:
     a = r.action
     if not isinstance(a, Execute | Cancel):
         return None
@@ -230,11 +230,11 @@ def _announcement(p: StationPolicy, s: VaultState, r: SpendRequest, now: int) ->
     )
 
 
-def _execute_window(p: StationPolicy, s: VaultState, r: SpendRequest, now: int) -> Check | None:
+def _execute_window(v: VaultDefinition, s: VaultState, r: SpendRequest, now: int) -> Check | None:
     a = r.action
     if not isinstance(a, Execute) or a.announce_id not in s.announcements:
         return None
-    rules = p.vault.rules
+    rules = v.rules
     opens = s.announcements[a.announce_id].at + rules.announce_delay_seconds
     closes = opens + rules.announce_expiry_seconds
     if now < opens:
@@ -244,37 +244,35 @@ def _execute_window(p: StationPolicy, s: VaultState, r: SpendRequest, now: int) 
     return Check("execute window", True, f"open for {_when(closes - now)} more", Code.TOO_EARLY)
 
 
-def rekey_delay(p: StationPolicy, declared_signers: int) -> int:
+def rekey_delay(v: VaultDefinition, declared_signers: int) -> int:
     """The rekey delay, multiplied by the penalty once per signer short of the threshold."""
-    rules = p.vault.rules
-    missing = max(0, p.vault.threshold - declared_signers)
+    rules = v.rules
+    missing = max(0, v.threshold - declared_signers)
     return int(rules.rekey_delay_seconds * rules.rekey_penalty**missing)
 
 
-def _rekey(p: StationPolicy, s: VaultState, r: SpendRequest, now: int) -> Check | None:
+def _rekey(v: VaultDefinition, s: VaultState, r: SpendRequest, now: int) -> Check | None:
     a = r.action
     if not isinstance(a, Rekey):
         return None
-    if a.declared_signers > len(p.vault.keys):
-        return Check(
-            "rekey signers", False, f"{a.declared_signers} > {len(p.vault.keys)} keys", Code.REKEY_INVALID
-        )
-    delay = rekey_delay(p, a.declared_signers)
+    if a.declared_signers > len(v.keys):
+        return Check("rekey signers", False, f"{a.declared_signers} > {len(v.keys)} keys", Code.REKEY_INVALID)
+    delay = rekey_delay(v, a.declared_signers)
     since = s.last_action_at if s.last_action_at is not None else now - delay
     ready = since + delay
-    detail = f"{a.declared_signers} of {p.vault.threshold} signers: delay {_when(delay)}"
+    detail = f"{a.declared_signers} of {v.threshold} signers: delay {_when(delay)}"
     if now < ready:
         return Check("rekey delay", False, f"{detail}; wait {_when(ready - now)}", Code.REKEY_DELAY)
     return Check("rekey delay", True, detail, Code.REKEY_DELAY)
 
 
-def _ratchet(p: StationPolicy, s: VaultState, r: SpendRequest, now: int) -> Check | None:
+def _ratchet(v: VaultDefinition, s: VaultState, r: SpendRequest, now: int) -> Check | None:
     a = r.action
     if not isinstance(a, RaiseLock):
         return None
-    current = max(p.vault.threshold, s.approved_lock)
-    ok = current < a.threshold <= len(p.vault.keys)
-    return Check("lock ratchet", ok, f"{current} -> {a.threshold} of {len(p.vault.keys)}", Code.LOCK_RATCHET)
+    current = max(v.threshold, s.approved_lock)
+    ok = current < a.threshold <= len(v.keys)
+    return Check("lock ratchet", ok, f"{current} -> {a.threshold} of {len(v.keys)}", Code.LOCK_RATCHET)
 
 
 RULES: tuple[Rule, ...] = (
@@ -298,12 +296,12 @@ RULES: tuple[Rule, ...] = (
 )
 
 
-def evaluate(policy: StationPolicy, state: VaultState, request: SpendRequest, now: int) -> tuple[Check, ...]:
-    return tuple(c for rule in RULES if (c := rule(policy, state, request, now)) is not None)
+def evaluate(vault: VaultDefinition, state: VaultState, request: SpendRequest, now: int) -> tuple[Check, ...]:
+    return tuple(c for rule in RULES if (c := rule(vault, state, request, now)) is not None)
 
 
-def decide(policy: StationPolicy, state: VaultState, request: SpendRequest, now: int) -> Verdict:
-    checks = evaluate(policy, state, request, now)
+def decide(vault: VaultDefinition, state: VaultState, request: SpendRequest, now: int) -> Verdict:
+    checks = evaluate(vault, state, request, now)
     for check in checks:
         if not check.ok:
             return Refuse(check.code, f"{EXPLANATIONS[check.code]} ({check.rule}: {check.detail})", checks)
