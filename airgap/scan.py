@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from typing import TextIO
 
@@ -90,6 +90,42 @@ def scan(
     stats.invalid = progress.invalid
     stats.complete = decoder.is_complete
     return ScanResult(decoder.result, stats, progress, timed_out)
+
+
+def messages(
+    frames: Iterable[Frame],
+    new_decoder: Callable[[], URDecoder],
+    *,
+    decode_image: ImageDecoder = payloads_in_image,
+    idle_timeout: float | None = None,
+    on_progress: Callable[[Progress], None] | None = None,
+) -> Iterator[UR | DecodeError]:
+    """Every message in a stream of frames, in turn, until the frames end or go idle.
+
+    An animation left looping on a screen is yielded once, not once per
+    loop. A message that can never complete (bad checksum, over a cap) is
+    yielded as its error and scanning goes on, so one bad sender does not
+    end a sitting.
+    """
+    stream = iter(frames)
+    last: bytes | None = None
+    while True:
+        try:
+            result = scan(
+                stream,
+                new_decoder(),
+                decode_image=decode_image,
+                timeout=idle_timeout,
+                on_progress=on_progress,
+            )
+        except DecodeError as exc:
+            yield exc
+            continue
+        if result.ur is None:
+            return
+        if result.ur.cbor != last:
+            last = result.ur.cbor
+            yield result.ur
 
 
 def _payloads(frame: Frame, decode_image: ImageDecoder, stats: ScanStats) -> list[str]:

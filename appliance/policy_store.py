@@ -10,9 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from airgap.errors import AirgapError
+from airgap.files import atomic_write
 from airgap.schemas.vault import StationPolicy
 from appliance.errors import StationStateError
-from appliance.files import atomic_write
 
 FOLDER = "policies"
 

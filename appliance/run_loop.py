@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from airgap.camera.frames import FrameSource
 from airgap.errors import DecodeError
-from airgap.scan import ImageDecoder, scan
+from airgap.scan import ImageDecoder, messages
 from airgap.schemas.request import MAX_REQUEST_BYTES
 from airgap.schemas.request import UR_TYPE as REQUEST_UR_TYPE
 from airgap.ur.ur import DecodeLimits, Progress, URDecoder
@@ -27,7 +27,6 @@ STATION_LIMITS = DecodeLimits(max_message_len=MAX_REQUEST_BYTES, max_seq_len=102
 class RunSummary:
     answers: list[Answer] = field(default_factory=list)
     unreadable: int = 0
-    skipped_repeats: int = 0
 
 
 def run(
@@ -40,23 +39,21 @@ def run(
     on_progress: Callable[[Progress], None] | None = None,
 ) -> RunSummary:
     summary = RunSummary()
-    frames = iter(source.frames())
-    last: bytes | None = None
-    while max_requests is None or len(summary.answers) < max_requests:
-        decoder = URDecoder(limits=STATION_LIMITS, expected_types=frozenset({REQUEST_UR_TYPE}))
-        try:
-            result = scan(
-                frames, decoder, decode_image=decode_image, timeout=idle_timeout, on_progress=on_progress
-            )
-        except DecodeError as exc:
+    if max_requests == 0:
+        return summary
+    found = messages(
+        source.frames(),
+        lambda: URDecoder(limits=STATION_LIMITS, expected_types=frozenset({REQUEST_UR_TYPE})),
+        decode_image=decode_image,
+        idle_timeout=idle_timeout,
+        on_progress=on_progress,
+    )
+    for item in found:
+        if isinstance(item, DecodeError):
             summary.unreadable += 1
-            summary.answers.append(ceremony.refuse_unreadable(str(exc)))
-            continue
-        if result.ur is None:
-            break  # the frames ended, or nothing arrived before the timeout
-        if result.ur.cbor == last:
-            summary.skipped_repeats += 1
-            continue
-        last = result.ur.cbor
-        summary.answers.append(ceremony.handle(result.ur))
+            summary.answers.append(ceremony.refuse_unreadable(str(item)))
+        else:
+            summary.answers.append(ceremony.handle(item))
+        if max_requests is not None and len(summary.answers) >= max_requests:
+            break
     return summary

@@ -12,11 +12,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from airgap.errors import AirgapError
+from airgap.files import atomic_write
 from airgap.schemas import strict
 from airgap.schemas.key_record import KeyRecord
 from appliance.cards import CardSet
 from appliance.errors import StationStateError
-from appliance.files import atomic_write
 
 FILE_NAME = "station.cbor"
 _VERSION = 1

@@ -77,7 +77,7 @@ def test_an_approved_withdrawal_through_camera_frames(
     summary = run(ceremony, ImageFolderSource(folder), decode_image=payloads_in_image)
     ceremony.station.close()
     assert [a.outcome for a in summary.answers] == [Outcome.SIGNED]
-    assert summary.skipped_repeats >= 0 and len(screen.answers) == 1
+    assert len(screen.answers) == 1
     response = SignatureResponse.from_cbor(screen.answers[0].cbor)
     assert screen.answers[0].type == RESPONSE_UR_TYPE
     response.verify(station.record.public_key)
