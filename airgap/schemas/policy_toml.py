@@ -79,6 +79,8 @@ def parse_duration(value: int | str) -> int:
             raise ValueError("a duration cannot be negative")
         return value
     text = value.replace(" ", "")
+    if text.isdigit():  # plain seconds, as typed on a command line
+        return int(text)
     if not text or _DURATION.sub("", text):
         raise ValueError(f"{value!r} is not a duration like '90d', '1h30m' or a number of seconds")
     return sum(int(n) * _UNITS[u] for n, u in _DURATION.findall(text))

@@ -1,0 +1,119 @@
+"""Finalizing: the collected signatures become a signed bundle, and a vault change a new generation.
+
+Pure: the bundle holds every valid, distinct signature the host collected
+(more than M is still valid, and is more evidence), in the vault's key
+order, and must pass the same ``check_bundle`` any third party runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from airgap.schemas.bundle import SignedBundle, check_bundle, check_response, required_signers
+from airgap.schemas.request import Action, Announce, Cancel, Execute, RaiseLock, Rekey, SpendRequest, Withdraw
+from airgap.schemas.response import SignatureResponse
+from airgap.schemas.vault import Asset, VaultDefinition
+from host.errors import UsageError
+
+
+def assemble(
+    vault: VaultDefinition, request: SpendRequest, held: list[SignatureResponse], now: int
+) -> SignedBundle:
+    by_key = {r.key_id: r for r in held if check_response(vault, request, r) is None}
+    responses = tuple(by_key[k.key_id] for k in vault.keys if k.key_id in by_key)
+    need = required_signers(vault, request)
+    if len(responses) < need:
+        missing = [k.station for k in vault.keys if k.key_id not in by_key]
+        raise UsageError(
+            f"{len(responses)} valid signature(s) of {need} needed; not yet signed by: {', '.join(missing)}"
+        )
+    bundle = SignedBundle(request=request, responses=responses)
+    findings = check_bundle(vault, bundle, now=now)
+    if findings:
+        raise UsageError("the bundle would not verify: " + "; ".join(f.text for f in findings))
+    return bundle
+
+
+def next_generation(vault: VaultDefinition, request: SpendRequest) -> VaultDefinition | None:
+    """The vault as a finalized rekey or raise-lock makes it; None for any other action."""
+    action = request.action
+    if isinstance(action, Rekey):
+        return replace(vault, generation=vault.generation + 1, keys=action.keys, threshold=action.threshold)
+    if isinstance(action, RaiseLock):
+        return replace(vault, generation=vault.generation + 1, threshold=action.threshold)
+    return None
+
+
+def describe(action: Action, asset: Asset) -> str:
+    """One line an operator reads back to a custodian."""
+    if isinstance(action, Withdraw | Announce):
+        return f"{action.kind.value} {asset.format(action.amount)} to {action.destination}"
+    if isinstance(action, Execute):
+        return (
+            f"execute announcement {action.announce_id.hex()[:8]}: "
+            f"{asset.format(action.amount)} to {action.destination}"
+        )
+    if isinstance(action, Cancel):
+        return f"cancel announcement {action.announce_id.hex()[:8]}"
+    if isinstance(action, Rekey):
+        stations = ", ".join(k.station for k in action.keys)
+        signing = action.declared_signers
+        return f"rekey to {action.threshold} of {len(action.keys)} ({stations}), {signing} signing"
+    return f"raise the lock level to {action.threshold}"
+
+
+def _action_json(action: Action) -> dict[str, Any]:
+    if isinstance(action, Rekey):
+        return {
+            "kind": action.kind.value,
+            "keys": [
+                {"station": k.station, "algorithm": k.algorithm.value, "key_id": k.key_id.hex()}
+                for k in action.keys
+            ],
+            "threshold": action.threshold,
+            "declared_signers": action.declared_signers,
+        }
+    if isinstance(action, RaiseLock):
+        return {"kind": action.kind.value, "threshold": action.threshold}
+    if isinstance(action, Cancel):
+        return {"kind": action.kind.value, "announce_id": action.announce_id.hex()}
+    out: dict[str, Any] = {
+        "kind": action.kind.value,
+        "asset": action.asset,
+        "amount": str(action.amount),
+        "destination": action.destination,
+    }
+    if isinstance(action, Execute):
+        out["announce_id"] = action.announce_id.hex()
+    return out
+
+
+def request_json(request: SpendRequest) -> dict[str, Any]:
+    return {
+        "request_id": request.request_id.hex(),
+        "digest": request.digest().hex(),
+        "vault_id": request.vault_id,
+        "policy_digest": request.policy_digest.hex(),
+        "created_at": request.created_at,
+        "expires_at": request.expires_at,
+        "action": _action_json(request.action),
+    }
+
+
+def bundle_json(bundle: SignedBundle) -> dict[str, Any]:
+    """For people: every field as text; the CBOR file is what verifies."""
+    return {
+        "request": request_json(bundle.request),
+        "signatures": [
+            {
+                "station": r.station,
+                "key_id": r.key_id.hex(),
+                "algorithm": r.algorithm.value,
+                "audit_seq": r.audit_seq,
+                "log_head": r.log_head.hex(),
+                "signature": r.signature.hex(),
+            }
+            for r in bundle.responses
+        ],
+    }

@@ -1,0 +1,75 @@
+"""Judging what comes back from a station: a signature that counts, or why it does not.
+
+Pure: the caller looks up the request and the signatures already held, and
+stores only what this says to keep. A signature is kept only if it answers a
+request this host built (by digest), under that request's vault generation,
+from a key in the vault, with a valid signature, and from a station that has
+not signed it already.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from airgap.schemas.bundle import check_response
+from airgap.schemas.response import Refusal, SignatureResponse
+from airgap.schemas.vault import VaultDefinition
+from host.registry import RequestRow, ResponseRow
+
+
+class Status(StrEnum):
+    ACCEPTED = "accepted"
+    ALREADY_HELD = "already-held"  # the same response scanned again: harmless
+    REJECTED = "rejected"  # does not count, and is not stored
+    REFUSAL = "refusal"  # a station said no, with a reason
+
+
+@dataclass(frozen=True, slots=True)
+class Judgement:
+    status: Status
+    station: str
+    request_id: bytes | None
+    text: str
+
+
+def judge_response(
+    response: SignatureResponse,
+    row: RequestRow | None,
+    vault: VaultDefinition | None,
+    held: list[ResponseRow],
+) -> Judgement:
+    """``row`` is the registry's request with ``response``'s id (None: never built here)."""
+
+    def reject(text: str) -> Judgement:
+        return Judgement(Status.REJECTED, response.station, response.request_id, text)
+
+    if row is None or vault is None:
+        return reject(
+            f"answers request {response.request_id.hex()[:8]}, which this host never built (foreign)"
+        )
+    finding = check_response(vault, row.request, response)
+    if finding is not None:
+        return reject(f"{finding.problem.value}: {finding.text}")
+    for earlier in held:
+        if earlier.response.key_id == response.key_id:
+            if earlier.response == response:
+                return Judgement(
+                    Status.ALREADY_HELD, response.station, response.request_id, "already collected"
+                )
+            return reject(
+                "duplicate signer: this station's signature on this request is already held, and this one "
+                f"differs (logged at entry {response.audit_seq}, the held one at "
+                f"{earlier.response.audit_seq}): the station signed twice"
+            )
+    return Judgement(Status.ACCEPTED, response.station, response.request_id, "valid signature")
+
+
+def judge_refusal(refusal: Refusal, row: RequestRow | None) -> Judgement:
+    request_id = refusal.request_id or None
+    where = f"request {refusal.request_id.hex()[:8]}" if refusal.request_id else "an unreadable request"
+    if refusal.request_id and row is None:
+        where += " (not built here)"
+    elif row is not None and refusal.request_digest != row.request.digest():
+        where += " (a different version of it: the digest differs)"
+    return Judgement(Status.REFUSAL, refusal.station, request_id, f"{where}: {refusal.code}: {refusal.text}")

@@ -1,0 +1,1 @@
+"""The host subcommands, one module per stage of the workflow."""

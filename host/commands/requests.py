@@ -1,0 +1,198 @@
+"""``host request withdraw | announce | execute | cancel | rekey | raise-lock`` and ``host show``.
+
+A request is checked against the vault's policy, per station, as the host
+knows each station's state (``host.timeline``), before it is stored or
+shown: a request no quorum would sign is refused here, with each station's
+reason, instead of being walked into the vault room.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from airgap.errors import RenderError
+from airgap.link_defaults import DEFAULT_FPS, DEFAULT_MAX_FRAGMENT, DEFAULT_MODULE_PX
+from airgap.policy.engine import CLOCK_SKEW_SECONDS
+from airgap.schemas.policy_toml import format_duration, parse_duration
+from airgap.schemas.request import (
+    REQUEST_ID_LEN,
+    Action,
+    Announce,
+    Cancel,
+    Execute,
+    RaiseLock,
+    Rekey,
+    SpendRequest,
+    Withdraw,
+)
+from airgap.schemas.request import UR_TYPE as REQUEST_UR_TYPE
+from airgap.ur.ur import UR
+from host.amounts import parse_amount
+from host.bundles import describe, request_json
+from host.commands.setup import vault_keys
+from host.context import Context
+from host.errors import LocalRefusal, UsageError
+from host.registry import Registry, RequestRow, VaultRow
+from host.text import relative, when
+from host.timeline import Preflight, approvals_of, preflight, station_states
+
+
+def _current(ctx: Context, vault_id: str) -> VaultRow:
+    row = ctx.registry.vault(vault_id)
+    if row is None:
+        raise UsageError(f"no vault {vault_id!r} in the registry")
+    return row
+
+
+def _announcement(ctx: Context, text: str) -> tuple[RequestRow, Announce]:
+    row = ctx.registry.find_request(text)
+    if not isinstance(row.request.action, Announce):
+        raise UsageError(f"request {text} is a {row.request.action.kind.value}, not an announcement")
+    return row, row.request.action
+
+
+def _action(ctx: Context, kind: str) -> tuple[str, Action]:
+    a = ctx.args
+    if kind in ("withdraw", "announce"):
+        vault = _current(ctx, a.vault_id).definition
+        amount = parse_amount(a.amount, vault.asset)
+        cls = Withdraw if kind == "withdraw" else Announce
+        return a.vault_id, cls(asset=vault.asset.code, amount=amount, destination=a.to)
+    if kind in ("execute", "cancel"):
+        row, ann = _announcement(ctx, a.announce_id)
+        if row.finalized_at is None:
+            raise UsageError(
+                f"announcement {a.announce_id} was never finalized: no quorum signed it, so no station "
+                "quorum can execute or cancel it"
+            )
+        if kind == "cancel":
+            return row.request.vault_id, Cancel(announce_id=row.request.request_id)
+        return row.request.vault_id, Execute(
+            announce_id=row.request.request_id,
+            asset=ann.asset,
+            amount=ann.amount,
+            destination=ann.destination,
+        )
+    vault = _current(ctx, a.vault_id).definition
+    if kind == "rekey":
+        keys = vault_keys(ctx, a.station)
+        if not 1 <= a.threshold <= len(keys):
+            raise UsageError(f"--threshold must be between 1 and {len(keys)}")
+        declared = a.declared_signers if a.declared_signers is not None else vault.threshold
+        if not 1 <= declared <= len(vault.keys):
+            raise UsageError(f"--declared-signers must be between 1 and {len(vault.keys)}")
+        return a.vault_id, Rekey(keys=keys, threshold=a.threshold, declared_signers=declared)
+    return a.vault_id, RaiseLock(threshold=a.threshold)
+
+
+def _lifetime(ctx: Context, limit: int) -> int:
+    if ctx.args.expires_in is None:
+        return limit
+    try:
+        life = parse_duration(ctx.args.expires_in)
+    except ValueError as exc:
+        raise UsageError(f"--expires-in: {exc}") from None
+    if not 0 < life <= limit:
+        raise UsageError(f"--expires-in must be positive and at most the vault's {format_duration(limit)}")
+    return life
+
+
+def check_against_policy(registry: Registry, row: VaultRow, request: SpendRequest, now: int) -> Preflight:
+    rows = [(r, registry.responses(r.request.request_id)) for r in registry.requests(row.definition.vault_id)]
+    states = station_states(registry.vault_generations(row.definition.vault_id), approvals_of(rows))
+    return preflight(row.definition, states, request, now)
+
+
+def cmd_request(ctx: Context) -> int:
+    kind = ctx.args.kind
+    vault_id, action = _action(ctx, kind)
+    row = _current(ctx, vault_id)
+    vault = row.definition
+    now = ctx.clock()
+    created = now - CLOCK_SKEW_SECONDS // 5  # a station clock a minute behind still sees it as created
+    request = SpendRequest(
+        request_id=os.urandom(REQUEST_ID_LEN),
+        vault_id=vault_id,
+        policy_digest=vault.digest(),
+        created_at=created,
+        expires_at=created + _lifetime(ctx, vault.rules.max_request_lifetime_seconds),
+        action=action,
+    )
+    outlook = check_against_policy(ctx.registry, row, request, now)
+    refusing = [o for o in outlook.outlooks if o.refuses]
+    if not outlook.ok:
+        by_reason: dict[str, list[str]] = {}
+        for o in refusing:
+            by_reason.setdefault(o.reason, []).append(o.station)
+        lines = [f"{', '.join(names)}: {reason}" for reason, names in by_reason.items()]
+        raise LocalRefusal(
+            f"not built: the vault's policy would refuse this {kind} at {len(refusing)} of "
+            f"{len(outlook.outlooks)} stations, leaving {outlook.willing} of the {outlook.needed} needed.\n  "
+            + "\n  ".join(lines)
+        )
+    ctx.registry.add_request(request, vault.generation)
+    ctx.data(
+        {
+            **request_json(request),
+            "needed": outlook.needed,
+            "stations": [
+                {"station": o.station, "refuses": o.refuses, "may_refuse": o.maybe, "reason": o.reason}
+                for o in outlook.outlooks
+            ],
+        }
+    )
+    ctx.say(f"request {request.request_id.hex()}  ({kind})")
+    ctx.say(f"  {describe(action, vault.asset)}")
+    ctx.say(f"  vault {vault_id} generation {vault.generation}; {outlook.needed} signature(s) needed")
+    ctx.say(f"  digest  {request.digest().hex()}")
+    ctx.say(f"  expires {when(request.expires_at)} ({relative(request.expires_at, now)})")
+    for o in outlook.outlooks:
+        if o.refuses or o.maybe:
+            ctx.say(f"  {'will refuse' if o.refuses else 'may refuse'}: {o.station}: {o.reason}")
+    ctx.say(f"next: host show {request.request_id.hex()[:8]}, and take it to the stations")
+    return 0
+
+
+def cmd_show(ctx: Context) -> int:
+    from airgap.qr.render import animation_frames, qr_matrix
+    from airgap.qr.sinks import print_terminal, show_window, write_animation
+    from airgap.ur.ur import parts_for_message
+
+    row = ctx.registry.find_request(ctx.args.request)
+    request = row.request
+    ur = UR(REQUEST_UR_TYPE, request.to_cbor())
+    vault = ctx.registry.vault(request.vault_id, row.generation)
+    summary = describe(request.action, vault.definition.asset) if vault else request.action.kind.value
+    ctx.say(f"request {request.request_id.hex()}: {summary}")
+    ctx.say(f"  digest {request.digest().hex()}  (the station's review screen shows the same)")
+    if ctx.args.terminal:
+        parts = parts_for_message(ur, ctx.args.max_fragment, passes=1)
+        if len(parts) > 1 and not ctx.out.isatty():
+            raise RenderError(
+                f"the request needs {len(parts)} frames; a terminal that is not interactive shows one. "
+                f"Use --out, a window, or --max-fragment {len(request.to_cbor())}"
+            )
+        deadline = time.monotonic() + (ctx.args.seconds or 0)
+        while True:
+            for text in parts:
+                if len(parts) > 1:
+                    ctx.out.write("\x1b[H\x1b[2J")
+                print_terminal(qr_matrix(text), ctx.out)
+                if len(parts) > 1:
+                    time.sleep(1 / ctx.args.fps)
+            if len(parts) == 1 or time.monotonic() >= deadline:
+                return 0
+    frames = animation_frames(ur, ctx.args.max_fragment, module_px=ctx.args.module_px)
+    if ctx.args.out is not None:
+        write_animation(frames, Path(ctx.args.out), ctx.args.fps)
+        ctx.say(f"{len(frames)} frames written to {ctx.args.out}")
+        return 0
+    show_window(
+        frames, ctx.args.fps, title=f"request {request.request_id.hex()[:8]}", seconds=ctx.args.seconds
+    )
+    return 0
+
+
+SHOW_DEFAULTS = {"fps": DEFAULT_FPS, "max_fragment": DEFAULT_MAX_FRAGMENT, "module_px": DEFAULT_MODULE_PX}

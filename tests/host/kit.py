@@ -1,0 +1,166 @@
+"""Simulated stations for host tests: a software key, a real hash-chained audit log, QR answers.
+
+The host never sees inside a station, only its key record, its answers and
+its audit export, so a station here is exactly those three things, built the
+way the appliance builds them (approve entry, then the signature over the
+response naming it, then the signature entry). The appliance's own tests
+cover the HSM side; tests/host/test_with_appliance.py joins the two.
+"""
+
+from __future__ import annotations
+
+import io
+import random
+from pathlib import Path
+
+from airgap.qr.render import animation_frames
+from airgap.qr.sinks import write_png_folder
+from airgap.schemas.audit_log import GENESIS, AuditEntry, EntryKind, ExportHeader, export_bytes, make_entry
+from airgap.schemas.key_record import KeyRecord
+from airgap.schemas.request import SpendRequest
+from airgap.schemas.response import REFUSAL_UR_TYPE, RESPONSE_UR_TYPE, Refusal, SignatureResponse
+from airgap.ur.ur import UR
+from host.cli import main
+from tests.airgap.schemas.fixtures import KEYS, T0, SoftKey
+
+HOUR, DAY = 3600, 86400
+
+
+class FakeStation:
+    def __init__(self, key: SoftKey, label: str = "cold") -> None:
+        self.key = key
+        self.name = key.station
+        self.label = label
+        self.entries: list[AuditEntry] = []
+        self.log(EntryKind.INIT, {"station": self.name}, T0 - DAY)
+
+    def record(self) -> KeyRecord:
+        vk = self.key.vault_key
+        return KeyRecord(
+            algorithm=vk.algorithm,
+            public_key=vk.public_key,
+            key_id=vk.key_id,
+            token_serial=f"sn-{self.name}",
+            label=self.label,
+            station=self.name,
+            created_at=T0 - DAY,
+        )
+
+    def log(self, kind: str, fields: dict[str, object], at: int) -> AuditEntry:
+        prev = self.entries[-1].hash if self.entries else GENESIS
+        entry = make_entry(len(self.entries) + 1, at, kind, fields, prev)
+        self.entries.append(entry)
+        return entry
+
+    def sign(self, request: SpendRequest, at: int) -> SignatureResponse:
+        digest = request.digest()
+        approve = self.log(EntryKind.APPROVE, {"request": request.to_cbor(), "request_digest": digest}, at)
+        response = self.key.respond(request, audit_seq=approve.seq, log_head=approve.hash)
+        self.log(EntryKind.SIGNATURE, {"request_digest": digest, "response": response.to_cbor()}, at)
+        return response
+
+    def refuse(self, request: SpendRequest, code: str, text: str, at: int) -> Refusal:
+        self.log(EntryKind.REFUSE, {"request_digest": request.digest(), "code": code}, at)
+        return Refusal(
+            request_id=request.request_id,
+            request_digest=request.digest(),
+            vault_id=request.vault_id,
+            station=self.name,
+            code=code,
+            text=text,
+            at=at,
+        )
+
+    def export(self) -> bytes:
+        last = self.entries[-1]
+        return export_bytes(ExportHeader(station=self.name, count=last.seq, head=last.hash), self.entries)
+
+    def rewrite_from(self, seq: int) -> None:
+        """What an attacker with the disk does: drop entries from ``seq`` on and re-chain new ones."""
+        kept = self.entries[: seq - 1]
+        self.entries = kept
+        self.log(EntryKind.SCAN, {"error": "quiet"}, T0)
+
+
+def stations() -> list[FakeStation]:
+    return [FakeStation(k) for k in KEYS]
+
+
+def response_ur(response: SignatureResponse) -> UR:
+    return UR(RESPONSE_UR_TYPE, response.to_cbor())
+
+
+def refusal_ur(refusal: Refusal) -> UR:
+    return UR(REFUSAL_UR_TYPE, refusal.to_cbor())
+
+
+def answer_frames(urs: list[UR], folder: Path, *, shuffle_seed: int | None = None) -> Path:
+    """Station screens one after another, as the host's camera sees them in a sitting."""
+    order = list(urs)
+    if shuffle_seed is not None:
+        random.Random(shuffle_seed).shuffle(order)
+    frames = []
+    for ur in order:
+        frames += animation_frames(ur, 1500, module_px=3, passes=2)
+    write_png_folder(frames, folder)
+    return folder
+
+
+class Host:
+    """The ``host`` command against one registry, with a settable clock."""
+
+    def __init__(self, folder: Path, now: int = T0) -> None:
+        self.registry = folder / "registry.db"
+        self.now = now
+
+    def __call__(self, *argv: str) -> tuple[int, str, str]:
+        out, err = io.StringIO(), io.StringIO()
+        args = list(argv)
+        if argv and argv[0] != "verify":
+            args.insert(self._insert_at(args), f"--registry={self.registry}")
+        code = main(args, out=out, err=err, clock=lambda: self.now)
+        return code, out.getvalue(), err.getvalue()
+
+    @staticmethod
+    def _insert_at(args: list[str]) -> int:
+        # after the (sub)command words, before positionals: argparse accepts options anywhere
+        return len(args)
+
+
+def enrol_all(host: Host, folder: Path, fleet: list[FakeStation]) -> None:
+    for s in fleet:
+        path = folder / f"{s.name}.key.cbor"
+        path.write_bytes(s.record().to_cbor())
+        code, _, err = host("enrol", "--file", str(path))
+        assert code == 0, err
+
+
+def create_vault(host: Host, fleet: list[FakeStation], threshold: int = 3, *extra: str) -> None:
+    args = ["vault", "create", "cold", "--threshold", str(threshold), "--asset", "XCH:12"]
+    for s in fleet:
+        args += ["--station", s.name]
+    args += [
+        "--destination",
+        "xch1dest",
+        "--max-per-spend",
+        "50",
+        "--window-max",
+        "100",
+        "--window",
+        "1d",
+        "--cooldown",
+        "1h",
+        "--announce-delay",
+        "0",
+        "--announce-expiry",
+        "0",
+        "--rekey-delay",
+        "1d",
+        "--rekey-penalty",
+        "2",
+        "--max-request-lifetime",
+        "1h",
+        *extra,
+    ]
+    code, _, err = host(*args)
+    assert code == 0, err
