@@ -124,6 +124,11 @@ class ExportHeader:
 
 def write_export(out: BinaryIO, header: ExportHeader, entries: Iterable[AuditEntry]) -> None:
     out.write(strict.encode(header.to_map()))
+    write_entries(out, entries)
+
+
+def write_entries(out: BinaryIO, entries: Iterable[AuditEntry]) -> None:
+    """The entries of an export without its header, for writers that learn the head only at the end."""
     for e in entries:
         out.write(cbor2.dumps([e.seq, e.at, e.kind, e.body, e.prev, e.hash]))
 
