@@ -7,14 +7,18 @@ import re
 from airgap.schemas.vault import MAX_AMOUNT, Asset
 from host.errors import UsageError
 
-_AMOUNT = re.compile(r"^\s*(\d[\d,_]*)(?:\.(\d+))?\s*([A-Za-z0-9]*)\s*$")
+_AMOUNT = re.compile(r"^\s*(\d[\d,_]*)(?:\.(\d+))?(?:\s+([A-Za-z][A-Za-z0-9]*))?\s*$")
 
 
 def parse_amount(text: str, asset: Asset) -> int:
     match = _AMOUNT.match(text)
     if not match:
         raise UsageError(f"{text!r} is not an amount (write e.g. 1250.5 or '1,250.5 {asset.code}')")
-    whole, frac, code = match.group(1).replace(",", "").replace("_", ""), match.group(2) or "", match.group(3)
+    whole, frac, code = (
+        match.group(1).replace(",", "").replace("_", ""),
+        match.group(2) or "",
+        match.group(3) or "",
+    )
     if code and code.upper() != asset.code.upper():
         raise UsageError(f"{text!r} names {code}, but the vault holds {asset.code}")
     frac = frac.rstrip("0")
