@@ -38,7 +38,6 @@ MIGRATIONS: tuple[str, ...] = (
         digest BLOB NOT NULL UNIQUE,
         created_at INTEGER NOT NULL,
         expires_at INTEGER NOT NULL,
-        cancelled INTEGER NOT NULL DEFAULT 0,
         finalized_at INTEGER,
         bundle BLOB,
         FOREIGN KEY (vault_id, generation) REFERENCES vaults (vault_id, generation)

@@ -39,7 +39,6 @@ class VaultRow:
 class RequestRow:
     request: SpendRequest
     generation: int
-    cancelled: bool
     finalized_at: int | None
     bundle: bytes | None
 
@@ -221,11 +220,11 @@ class Registry:
                 ),
             )
 
-    _REQUEST_COLUMNS = "body, generation, cancelled, finalized_at, bundle"
+    _REQUEST_COLUMNS = "body, generation, finalized_at, bundle"
 
     @staticmethod
-    def _request_row(row: tuple[bytes, int, int, int | None, bytes | None]) -> RequestRow:
-        return RequestRow(SpendRequest.from_cbor(row[0]), row[1], bool(row[2]), row[3], row[4])
+    def _request_row(row: tuple[bytes, int, int | None, bytes | None]) -> RequestRow:
+        return RequestRow(SpendRequest.from_cbor(row[0]), row[1], row[2], row[3])
 
     def request(self, request_id: bytes) -> RequestRow | None:
         row = self._db.execute(
@@ -269,11 +268,6 @@ class Registry:
                 "UPDATE requests SET finalized_at=?, bundle=? WHERE request_id=? AND finalized_at IS NULL",
                 (now, bundle, request_id),
             )
-
-    def withdraw_request(self, request_id: bytes) -> None:
-        """The operator gives up on a request before it was finalized; it stays in the record."""
-        with self.transaction() as db:
-            db.execute("UPDATE requests SET cancelled=1 WHERE request_id=?", (request_id,))
 
     # answers
 

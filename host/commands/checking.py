@@ -107,7 +107,7 @@ def cmd_audit(ctx: Context) -> int:
     with registry.transaction():
         if report.ok:
             registry.see_head(header.station, chain.last_seq, chain.head, "audit import", now)
-        for request_id, at in report.approvals:
+        for request_id, at in report.approvals if report.ok else ():  # a flagged log's times are not believed
             registry.set_approved_at(request_id, header.station, at)
         registry.add_audit(
             header.station,

@@ -22,7 +22,7 @@ def signed(
     finalized: bool = True,
 ) -> tuple[RequestRow, list[ResponseRow]]:
     r = request(V, **req_changes)  # type: ignore[arg-type]
-    row = RequestRow(r, 1, False, collected if finalized else None, None)
+    row = RequestRow(r, 1, collected if finalized else None, None)
     return row, [ResponseRow(KEYS[i].respond(r), collected, approved) for i in who]
 
 
@@ -54,7 +54,7 @@ def test_announcement_windows_need_a_quorum_of_signers() -> None:
     gen = [VaultRow(two_phase, T0 - DAY, None)]
     ann = Announce(asset="XCH", amount=10, destination="xch1dest")
     r = request(two_phase, action=ann)
-    row = RequestRow(r, 1, False, T0 + HOUR, None)
+    row = RequestRow(r, 1, T0 + HOUR, None)
     responses = [ResponseRow(KEYS[i].respond(r), T0 + (i + 1) * HOUR, None) for i in range(3)]
     t = timeline(gen, [(row, responses)])
     [view] = t.announcements
@@ -63,8 +63,8 @@ def test_announcement_windows_need_a_quorum_of_signers() -> None:
     assert view.closes_at == T0 + 2 * DAY  # the earliest possible close among the three
     execute = Execute(announce_id=r.request_id, asset="XCH", amount=10, destination="xch1dest")
     done = request(two_phase, request_id=b"\x07" * 16, action=execute)
-    done_row = RequestRow(done, 1, False, T0 + DAY + 4 * HOUR, None)
+    done_row = RequestRow(done, 1, T0 + DAY + 4 * HOUR, None)
     t = timeline(gen, [(row, responses), (done_row, [])])
     assert t.announcements[0].status == "executed"
-    pending = RequestRow(r, 1, False, None, None)
+    pending = RequestRow(r, 1, None, None)
     assert timeline(gen, [(pending, responses[:1])]).announcements[0].status == "pending"
