@@ -18,24 +18,12 @@ from host.audit_check import Known, audit_export
 from host.bundles import describe
 from host.context import Context
 from host.errors import UsageError
-
-MAX_FILE = 1024 * 1024
-
-
-def _read_small(path: str, what: str) -> bytes:
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read(MAX_FILE + 1)
-    except OSError as exc:
-        raise UsageError(f"cannot read the {what} file {path}: {exc.strerror or exc}") from None
-    if len(data) > MAX_FILE:
-        raise SchemaError(f"{path}: larger than any {what} ({MAX_FILE} bytes)")
-    return data
+from host.inputs import read_small
 
 
 def cmd_verify(ctx: Context) -> int:
-    vault = VaultDefinition.from_cbor(_read_small(ctx.args.vault, "vault"))
-    data = _read_small(ctx.args.bundle, "bundle")
+    vault = VaultDefinition.from_cbor(read_small(ctx.args.vault, "vault"))
+    data = read_small(ctx.args.bundle, "bundle")
     now = ctx.args.at if ctx.args.at is not None else ctx.clock()
     bundle: SignedBundle | None = None
     try:

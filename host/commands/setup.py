@@ -15,14 +15,14 @@ from airgap.ur.ur import DecodeLimits
 from host.amounts import parse_amount
 from host.context import Context
 from host.errors import UsageError
+from host.inputs import read_small
 from host.registry import VaultRow
 from host.text import grouped, when
 
 
 def _read_record(ctx: Context) -> KeyRecord:
     if ctx.args.file is not None:
-        data = Path(ctx.args.file).read_bytes()[: 64 * 1024]
-        return KeyRecord.from_cbor(data)
+        return KeyRecord.from_cbor(read_small(ctx.args.file, "key record"))
     from host.scanning import scan_messages
 
     for item in scan_messages(
