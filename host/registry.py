@@ -166,7 +166,8 @@ class Registry:
             expected = 1 if current is None else current.definition.generation + 1
             if definition.generation != expected:
                 raise UsageError(
-                    f"vault {definition.vault_id!r} exists at generation {expected - 1}"
+                    f"vault {definition.vault_id!r} already exists at generation {expected - 1}; "
+                    "it changes only by rekey or raise-lock"
                     if current and definition.generation == 1
                     else f"vault {definition.vault_id!r}: next generation is {expected}"
                 )
@@ -261,6 +262,10 @@ class Registry:
             params = (vault_id,)
         rows = self._db.execute(query + " ORDER BY created_at, request_id", params).fetchall()
         return [self._request_row(r) for r in rows]
+
+    def requests_with_responses(self, vault_id: str) -> list[tuple[RequestRow, list[ResponseRow]]]:
+        """Every request of the vault with the signatures held for it: what the timeline is built from."""
+        return [(r, self.responses(r.request.request_id)) for r in self.requests(vault_id)]
 
     def finalize(self, request_id: bytes, bundle: bytes, now: int) -> None:
         with self.transaction() as db:

@@ -11,7 +11,7 @@ when a station would refuse it under both. Pure functions of registry rows.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from airgap.policy.engine import Refuse, decide
@@ -48,6 +48,13 @@ def approvals_of(rows: Iterable[tuple[RequestRow, Sequence[ResponseRow]]]) -> li
     return found
 
 
+def _replayed(
+    vault_id: str, mine: Sequence[Approval], installed: int | None, when: Callable[[Approval], int]
+) -> VaultState:
+    ordered = sorted(((when(a), a.request) for a in mine), key=lambda p: p[0])
+    return replay(vault_id, ordered, installed_at=installed, clock_floor=0)
+
+
 @dataclass(frozen=True, slots=True)
 class StationBounds:
     station: str
@@ -69,18 +76,8 @@ def station_states(generations: Sequence[VaultRow], approvals: Sequence[Approval
             default=None,
         )
         mine = [a for a in approvals if a.station == key.station]
-        early = replay(
-            current.vault_id,
-            sorted(((a.earliest, a.request) for a in mine), key=lambda p: p[0]),
-            installed_at=installed,
-            clock_floor=0,
-        )
-        late = replay(
-            current.vault_id,
-            sorted(((a.latest, a.request) for a in mine), key=lambda p: p[0]),
-            installed_at=installed,
-            clock_floor=0,
-        )
+        early = _replayed(current.vault_id, mine, installed, lambda a: a.earliest)
+        late = _replayed(current.vault_id, mine, installed, lambda a: a.latest)
         bounds.append(StationBounds(key.station, early, late))
     return bounds
 

@@ -25,7 +25,8 @@ _DURATION = re.compile(r"(\d+)([wdhms])")
 _HEADER = re.compile(r"^\s*(\[\[?)\s*([A-Za-z0-9_.\-]+)\s*\]\]?")
 _KEY = re.compile(r"^\s*([A-Za-z0-9_\-]+)\s*=")
 
-_DURATIONS = {
+#: Duration settings as people write them (``cooldown = "30d"``) -> the rule fields, in seconds.
+DURATIONS = {
     "window": "window_seconds",
     "cooldown": "cooldown_seconds",
     "announce_delay": "announce_delay_seconds",
@@ -42,7 +43,7 @@ _SCHEMA: dict[str, dict[str, Any]] = {
         "max_per_spend": int,
         "window_max": int,
         "rekey_penalty": int,
-        **dict.fromkeys(_DURATIONS, (int, str)),
+        **dict.fromkeys(DURATIONS, (int, str)),
     },
     "station": {"key_label": str, "key_id": str},
 }
@@ -135,7 +136,7 @@ def compile_policy(text: str, source: str = "policy") -> StationPolicy:
         "window_max": rules["window_max"],
         "rekey_penalty": rules["rekey_penalty"],
     }
-    for name, field in _DURATIONS.items():
+    for name, field in DURATIONS.items():
         try:
             rule_map[field] = parse_duration(rules[name])
         except ValueError as exc:
@@ -241,7 +242,7 @@ def render_policy(policy: StationPolicy, comment: str = "") -> str:
         f"max_per_spend = {r.max_per_spend}  # {v.asset.format(r.max_per_spend)}",
         f"window_max = {r.window_max}  # {v.asset.format(r.window_max)}",
     ]
-    for name, field in _DURATIONS.items():
+    for name, field in DURATIONS.items():
         out.append(f'{name} = "{format_duration(getattr(r, field))}"')
     out += [
         f"rekey_penalty = {r.rekey_penalty}",

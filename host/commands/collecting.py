@@ -8,7 +8,7 @@ from typing import Any
 
 from airgap.errors import AirgapError, DecodeError
 from airgap.files import atomic_write
-from airgap.schemas.bundle import required_signers
+from airgap.schemas.bundle import SignedBundle, required_signers
 from airgap.schemas.response import REFUSAL_UR_TYPE, RESPONSE_UR_TYPE, Refusal, SignatureResponse
 from airgap.ur.ur import UR, DecodeLimits
 from host.bundles import assemble, bundle_json, describe, next_generation
@@ -159,7 +159,7 @@ def cmd_status(ctx: Context) -> int:
         if not generations:
             ctx.say(f"no vault {vault_id!r} in the registry")
             return 2
-        rows = [(r, registry.responses(r.request.request_id)) for r in registry.requests(vault_id)]
+        rows = registry.requests_with_responses(vault_id)
         t = timeline(generations, rows)
         pending = [
             progress(registry, r) for r, _ in rows if r.finalized_at is None and r.request.expires_at >= now
@@ -225,8 +225,6 @@ def cmd_finalize(ctx: Context) -> int:
     vault = vault_row.definition
     if row.bundle is not None:
         data = row.bundle
-        from airgap.schemas.bundle import SignedBundle
-
         bundle = SignedBundle.from_cbor(data)
         ctx.say("already finalized; writing the same bundle again")
     else:

@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 
 from airgap.errors import RenderError
-from airgap.link_defaults import DEFAULT_FPS, DEFAULT_MAX_FRAGMENT, DEFAULT_MODULE_PX
 from airgap.policy.engine import CLOCK_SKEW_SECONDS
 from airgap.schemas.policy_toml import format_duration, parse_duration
 from airgap.schemas.request import (
@@ -100,7 +99,7 @@ def _lifetime(ctx: Context, limit: int) -> int:
 
 
 def check_against_policy(registry: Registry, row: VaultRow, request: SpendRequest, now: int) -> Preflight:
-    rows = [(r, registry.responses(r.request.request_id)) for r in registry.requests(row.definition.vault_id)]
+    rows = registry.requests_with_responses(row.definition.vault_id)
     states = station_states(registry.vault_generations(row.definition.vault_id), approvals_of(rows))
     return preflight(row.definition, states, request, now)
 
@@ -193,6 +192,3 @@ def cmd_show(ctx: Context) -> int:
         frames, ctx.args.fps, title=f"request {request.request_id.hex()[:8]}", seconds=ctx.args.seconds
     )
     return 0
-
-
-SHOW_DEFAULTS = {"fps": DEFAULT_FPS, "max_fragment": DEFAULT_MAX_FRAGMENT, "module_px": DEFAULT_MODULE_PX}

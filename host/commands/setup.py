@@ -9,7 +9,13 @@ from airgap.errors import AirgapError, IncompleteError
 from airgap.files import atomic_write
 from airgap.schemas.key_record import UR_TYPE as KEY_RECORD_UR_TYPE
 from airgap.schemas.key_record import KeyRecord
-from airgap.schemas.policy_toml import format_duration, load_policy_file, parse_duration, render_policy
+from airgap.schemas.policy_toml import (
+    DURATIONS,
+    format_duration,
+    load_policy_file,
+    parse_duration,
+    render_policy,
+)
 from airgap.schemas.vault import Asset, Rules, StationPolicy, VaultDefinition, VaultKey
 from airgap.ur.ur import DecodeLimits
 from host.amounts import parse_amount
@@ -72,16 +78,6 @@ def _asset(text: str) -> Asset:
     return Asset(code=code, decimals=int(decimals))
 
 
-_DURATION_FLAGS = {
-    "window": "window_seconds",
-    "cooldown": "cooldown_seconds",
-    "announce_delay": "announce_delay_seconds",
-    "announce_expiry": "announce_expiry_seconds",
-    "rekey_delay": "rekey_delay_seconds",
-    "max_request_lifetime": "max_request_lifetime_seconds",
-}
-
-
 def vault_keys(ctx: Context, names: list[str]) -> tuple[VaultKey, ...]:
     keys = []
     for name in names:
@@ -106,7 +102,7 @@ def cmd_vault_create(ctx: Context) -> int:
     for flag in ("max_per_spend", "window_max"):
         if getattr(a, flag) is not None:
             rules[flag] = parse_amount(getattr(a, flag), asset)
-    for flag, name in _DURATION_FLAGS.items():
+    for flag, name in DURATIONS.items():
         if getattr(a, flag) is not None:
             try:
                 rules[name] = parse_duration(getattr(a, flag))
@@ -119,13 +115,10 @@ def cmd_vault_create(ctx: Context) -> int:
         flags = ", ".join("--" + f.replace("_seconds", "").replace("_", "-") for f in missing)
         raise UsageError(f"these rules are not set: {flags} (or start from --template FILE)")
     keys = vault_keys(ctx, a.station)
-    rule_set = Rules.from_map(Rules(**rules).to_map(), what="vault")  # the schema's own range checks
     definition = VaultDefinition(
-        vault_id=a.vault_id, generation=1, asset=asset, threshold=a.threshold, keys=keys, rules=rule_set
+        vault_id=a.vault_id, generation=1, asset=asset, threshold=a.threshold, keys=keys, rules=Rules(**rules)
     )
-    VaultDefinition.from_cbor(definition.to_cbor())
-    if ctx.registry.vault(a.vault_id) is not None:
-        raise UsageError(f"vault {a.vault_id!r} already exists; it changes only by rekey or raise-lock")
+    VaultDefinition.from_cbor(definition.to_cbor())  # the station's own checks, rule ranges included
     ctx.registry.add_vault(definition, ctx.clock())
     ctx.data(vault_json(VaultRow(definition, ctx.clock(), None)))
     ctx.say(f"vault {a.vault_id} created: {a.threshold} of {len(keys)}, digest {definition.digest().hex()}")

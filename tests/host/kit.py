@@ -117,14 +117,9 @@ class Host:
         out, err = io.StringIO(), io.StringIO()
         args = list(argv)
         if argv and argv[0] != "verify":
-            args.insert(self._insert_at(args), f"--registry={self.registry}")
+            args.append(f"--registry={self.registry}")  # every subcommand but verify takes it
         code = main(args, out=out, err=err, clock=lambda: self.now)
         return code, out.getvalue(), err.getvalue()
-
-    @staticmethod
-    def _insert_at(args: list[str]) -> int:
-        # after the (sub)command words, before positionals: argparse accepts options anywhere
-        return len(args)
 
 
 def enrol_all(host: Host, folder: Path, fleet: list[FakeStation]) -> None:
