@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -36,6 +35,7 @@ from airgap.errors import AirgapError
 from airgap.schemas.key_record import UR_TYPE as KEY_RECORD_UR_TYPE
 from airgap.schemas.key_record import Algorithm, KeyRecord
 from appliance.cards import PresentedCard
+from appliance.clock import Clock, system_clock
 from appliance.errors import ApplianceError, UsageError
 from appliance.hsm.uri import Pkcs11Uri
 
@@ -256,10 +256,17 @@ def create_parser() -> argparse.ArgumentParser:
 class Console:
     """The operator's terminal: output, prompts, and prompts without echo."""
 
-    def __init__(self, out: TextIO, ask: Callable[[str], str], ask_secret: Callable[[str], str]) -> None:
+    def __init__(
+        self,
+        out: TextIO,
+        ask: Callable[[str], str],
+        ask_secret: Callable[[str], str],
+        clock: Clock = system_clock,
+    ) -> None:
         self.out = out
         self.ask = ask
         self.ask_secret = ask_secret
+        self.clock = clock
 
     def say(self, text: str) -> None:
         self.out.write(text + "\n")
@@ -344,6 +351,7 @@ def cmd_init(args: argparse.Namespace, console: Console) -> int:
         cards_out=args.cards_out,
         state_dir=args.state,
         current_pin=current_pin,
+        now=console.clock(),
     )
     how = "created and initialised" if result.created_token else "adopted"
     cs = result.state.card_set
@@ -362,7 +370,7 @@ def cmd_keygen(args: argparse.Namespace, console: Console) -> int:
     _check_uri(args)
     presented = collect_cards(args, console, _threshold(args))
     record = generate_key(
-        args.state, presented, label=args.label, algorithm=Algorithm(args.algorithm), now=int(time.time())
+        args.state, presented, label=args.label, algorithm=Algorithm(args.algorithm), now=console.clock()
     )
     args.out.write_bytes(record.to_cbor())
     console.say(f"generated {record.algorithm.value} key {record.label!r} inside token {record.token_serial}")
@@ -407,7 +415,12 @@ def cmd_cards_rotate(args: argparse.Namespace, console: Console) -> int:
     _check_uri(args)
     presented = collect_cards(args, console, _threshold(args))
     card_set, _ = rotate_cards(
-        args.state, presented, cards_out=args.cards_out, custodians=args.custodians, threshold=args.threshold
+        args.state,
+        presented,
+        cards_out=args.cards_out,
+        custodians=args.custodians,
+        threshold=args.threshold,
+        now=console.clock(),
     )
     console.say("new random PIN set; the previous cards are retired and will be refused")
     console.say(
@@ -453,7 +466,7 @@ def cmd_policy_install(args: argparse.Namespace, console: Console) -> int:
     _check_uri(args)
     policy = load_policy_file(args.policy)
     authorization = args.authorization.read_bytes() if args.authorization else None
-    with Station(args.state) as station:
+    with Station(args.state, clock=console.clock) as station:
         cards = _card_provider(args, console)(station.state.card_set.threshold)
         entry = install_policy(
             station, policy, cards, screen=_screen(args, console), authorization=authorization
@@ -515,7 +528,7 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     screen = _screen(args, console, answers=args.answers, show=args.show)
     bar = ProgressBar(sys.stderr)
     with ExitStack() as stack:
-        station = stack.enter_context(Station(args.state))
+        station = stack.enter_context(Station(args.state, clock=console.clock))
         source = open_source(args.source)
         stack.callback(source.close)
         decode_image: ImageDecoder = payloads_in_image
@@ -607,11 +620,13 @@ def main(
     err: TextIO | None = None,
     ask: Callable[[str], str] = input,
     ask_secret: Callable[[str], str] = getpass.getpass,
+    clock: Clock = system_clock,
 ) -> int:
+    """The command line; ``clock`` is the station's clock (the demo and tests run on a simulated one)."""
     out = out or sys.stdout
     err = err or sys.stderr
     args = create_parser().parse_args(argv)
-    console = Console(out, ask, ask_secret)
+    console = Console(out, ask, ask_secret, clock)
     try:
         code: int = args.func(args, console)
     except ApplianceError as exc:

@@ -7,8 +7,7 @@ committed, then the seal advanced, before the call returns).
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -20,16 +19,11 @@ from airgap.schemas.vault import StationPolicy
 from appliance import station_state
 from appliance.audit_store import AuditStore, approved_request
 from appliance.cards import Card, PresentedCard, check_cards, combine, pin_text, wipe
+from appliance.clock import Clock, system_clock
 from appliance.errors import CardError, StationStateError
 from appliance.hsm.pkcs11_signer import Pkcs11Session, Pkcs11Token
 from appliance.hsm.uri import parse
 from appliance.seal import Seal, read_seal, reconcile, voided_approvals, write_seal
-
-Clock = Callable[[], int]
-
-
-def system_clock() -> int:
-    return int(time.time())
 
 
 class Station:

@@ -23,9 +23,9 @@ import statistics
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from functools import partial
 
 import cbor2
-import numpy as np
 
 from airgap.camera.simulator import PROFILES, CameraProfile, CameraSimulator
 from airgap.link_defaults import (
@@ -37,6 +37,7 @@ from airgap.link_defaults import (
 from airgap.qr.decode import FrameDecoder, payloads_in_image
 from airgap.qr.isolated import IsolatedDecoder
 from airgap.qr.render import (
+    Image,
     RenderBackend,
     RenderSettings,
     animation_frames,
@@ -64,7 +65,7 @@ def per_call_ms(fn: Callable[[], object], repeat: int) -> float:
     return (time.perf_counter() - start) / repeat * 1000
 
 
-def display_frames(ur: UR, max_fragment: int, module_px: int) -> list[np.ndarray]:  # type: ignore[type-arg]
+def display_frames(ur: UR, max_fragment: int, module_px: int) -> list[Image]:
     return animation_frames(ur, max_fragment, module_px=module_px)
 
 
@@ -76,7 +77,7 @@ def run_link(
     decoder: FrameDecoder = FrameDecoder.ZXING,
     module_px: int = DEFAULT_MODULE_PX,
     max_seconds: float = 120.0,
-    frames: Sequence[np.ndarray] | None = None,  # type: ignore[type-arg]
+    frames: Sequence[Image] | None = None,
 ) -> tuple[float | None, int, int, float]:
     """(display seconds to completion or None, camera frames, decoded frames, decode ms per frame)."""
     frames = frames if frames is not None else display_frames(ur, max_fragment, module_px)
@@ -108,9 +109,9 @@ def bench_render(repeat: int) -> str:
         text = UREncoder(message(20_000), fragment).next_part()
         settings = RenderSettings(module_px=DEFAULT_MODULE_PX)
         version = version_of(qr_matrix(text))
-        zx = per_call_ms(lambda t=text, s=settings: render_frames([t], s), repeat)
+        zx = per_call_ms(partial(render_frames, [text], settings), repeat)
         ref_settings = replace(settings, backend=RenderBackend.QRCODE)
-        qr = per_call_ms(lambda t=text, s=ref_settings: render_frames([t], s), max(3, repeat // 10))
+        qr = per_call_ms(partial(render_frames, [text], ref_settings), max(3, repeat // 10))
         rows.append((fragment, len(text), version, f"{zx:.2f}", f"{qr:.1f}"))
     return table(["fragment B", "UR chars", "QR version", "zxing-cpp ms", "python-qrcode ms"], rows)
 

@@ -1,0 +1,124 @@
+"""The demo as the README runs it: a 3-of-5 cold-vault ceremony on SoftHSM, every hand-over by camera.
+
+One run serves the module; the tests then hold its artefacts to what the
+issue promises: the bundle verifies against the vault, and any byte flipped
+makes ``host verify`` refuse it.
+"""
+
+from __future__ import annotations
+
+import io
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from airgap.schemas.audit_log import read_export, verify_chain
+from airgap.schemas.bundle import SignedBundle
+from host.cli import main as host_main
+from tests.appliance.conftest import SOFTHSM_MODULE, requires_softhsm
+from tests.appliance.kit import T0
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
+import demo_ceremony  # a script, found through the path above
+
+pytestmark = [pytest.mark.hsm, pytest.mark.slow, requires_softhsm]
+
+
+def _run(out: Path, **changes: object) -> tuple[int, str]:
+    """The demo into ``out``, with its module-level choices changed as given; (exit code, transcript)."""
+    from appliance.hsm.pkcs11_signer import load_module
+
+    screen = io.StringIO()
+    with pytest.MonkeyPatch.context() as mp:
+        for name, value in changes.items():
+            mp.setattr(demo_ceremony, name, value)
+        mp.setenv("SOFTHSM2_CONF", "")  # the demo points it at its own tokens; the old value comes back after
+        demo_ceremony.prepare(out)
+        code = demo_ceremony.run_demo(out, [screen], start=T0, seed=7)
+    load_module(SOFTHSM_MODULE).reinitialize()
+    return code, screen.getvalue()
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str]]:
+    out = tmp_path_factory.mktemp("demo")
+    code, transcript = _run(out)
+    assert code == 0, transcript
+    yield out, transcript
+
+
+def verify(vault: Path, bundle: Path) -> tuple[int, str]:
+    out = io.StringIO()
+    code = host_main(
+        ["verify", "--vault", str(vault), "--bundle", str(bundle)], out=out, err=out, clock=lambda: T0
+    )
+    return code, out.getvalue()
+
+
+def test_every_phase_holds_and_is_timed(demo: tuple[Path, str]) -> None:
+    _, transcript = demo
+    for phase in ("key ceremonies", "enrols", "installed and sealed", "announce", "execute", "audits"):
+        assert phase in transcript
+    assert transcript.count("audit clean") == 5
+    assert transcript.count("SIGNED:") == 6  # 3 stations x (announce, execute)
+    assert "REFUSED (destination-not-allowed)" in transcript
+    assert "REFUSAL      station-1" in transcript  # the refusal came back to the host with its reason
+    assert "OK: every step held" in transcript
+    lines = transcript.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("phase "))
+    end = next(i for i, line in enumerate(lines) if line.startswith("total "))
+    rows = lines[start + 1 : end]
+    assert [row[:2] for row in rows[:6]] == ["1.", "2.", "3.", "4.", "5.", "6."]
+    shares = [int(row.split()[-1].rstrip("%")) for row in rows]
+    assert abs(sum(shares) - 100) <= len(shares)  # each share is rounded
+
+
+def test_it_leaves_the_vault_the_bundle_and_the_audit_exports(demo: tuple[Path, str]) -> None:
+    out, _ = demo
+    bundle = SignedBundle.from_cbor((out / "bundle.cbor").read_bytes())
+    assert bundle.request.action.kind.value == "execute"
+    assert sorted(r.station for r in bundle.responses) == ["station-2", "station-4", "station-5"]
+    for n in range(1, 6):
+        with (out / "audit" / f"station-{n}.cbor").open("rb") as stream:
+            header, entries = read_export(stream)
+            report = verify_chain(entries)
+        assert report.ok and header.station == f"station-{n}" and report.last_seq == header.count
+
+
+def test_host_verify_accepts_the_bundle_and_refuses_it_with_any_byte_flipped(
+    demo: tuple[Path, str], tmp_path: Path
+) -> None:
+    out, _ = demo
+    vault, data = out / "vault.cbor", (out / "bundle.cbor").read_bytes()
+    code, text = verify(vault, out / "bundle.cbor")
+    assert code == 0 and text.startswith("VALID: execute"), text
+    flipped = tmp_path / "bundle.cbor"
+    accepted = []
+    for i in range(len(data)):
+        copy = bytearray(data)
+        copy[i] ^= 1 << (i % 8)  # every byte, each bit position in turn
+        flipped.write_bytes(copy)
+        if verify(vault, flipped)[0] != 1:
+            accepted.append(i)
+    assert accepted == []
+
+
+def test_a_step_that_does_not_hold_stops_the_demo_with_exit_1(tmp_path: Path) -> None:
+    code, transcript = _run(tmp_path / "short", KEYGEN_CARDS=(1, 2))  # one card short of the 3 needed
+    assert code == 1
+    assert "FAILED: appliance keygen exited" in transcript and "OK:" not in transcript
+
+
+def test_a_folder_that_is_not_a_demo_is_left_alone(tmp_path: Path) -> None:
+    keep = tmp_path / "notes.txt"
+    keep.write_text("mine")
+    with pytest.raises(FileExistsError):
+        demo_ceremony.prepare(tmp_path)
+    assert keep.read_text() == "mine"
+    again = tmp_path / "demo"
+    demo_ceremony.prepare(again)
+    (again / "old.txt").write_text("from a previous demo")
+    demo_ceremony.prepare(again)
+    assert [p.name for p in again.iterdir()] == [demo_ceremony.MARKER]
