@@ -26,13 +26,14 @@ from Crypto.Protocol.SecretSharing import Shamir
 
 from airgap.errors import DecodeError
 from airgap.schemas import strict
-from appliance.errors import CardError, NotEnoughCardsError
+from appliance.errors import CardError, NotEnoughCardsError, UsageError
 
 SECRET_LEN = 16  # pycryptodome's Shamir works on 16-byte secrets
 UR_TYPE = "x-custodian-card"
 _VERSION = 1
 _COMMITMENT_TAG = b"airgap-signer/custodian-card-commitment/v1"
 MAX_CUSTODIANS = 16
+MIN_PIN_HEX_CHARS = 16  # 64 random bits at least
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -204,9 +205,33 @@ def combine(cards: Sequence[Card], *, so: bool = False) -> bytearray:
     return bytearray(Shamir.combine([(i, bytes(s)) for i, s in shares if s is not None], ssss=False))
 
 
-def pin_text(secret: bytearray) -> str:
-    """The PIN the HSM sees: the secret in hex (32 characters, fits every module we target)."""
-    return secret.hex()
+@dataclass(frozen=True, slots=True)
+class PinFormat:
+    """How the cards' secret becomes the PIN a module accepts; nothing in it is secret.
+
+    ``prefix`` is what some modules put before the password in their PIN (a
+    YubiHSM 2 wants the authentication key's id as 4 hex digits); ``hex_chars``
+    shortens the PIN for modules with a length limit (a Nitrokey HSM 2 takes at
+    most 16 characters, which still leaves 64 random bits behind a lockout).
+    """
+
+    prefix: str = ""
+    hex_chars: int = 2 * SECRET_LEN
+
+    def __post_init__(self) -> None:
+        if len(self.prefix) > 32 or not (self.prefix.isascii() and self.prefix.isprintable()):
+            raise UsageError("a PIN prefix must be at most 32 printable ASCII characters")
+        if not MIN_PIN_HEX_CHARS <= self.hex_chars <= 2 * SECRET_LEN:
+            limits = f"{MIN_PIN_HEX_CHARS} to {2 * SECRET_LEN}"
+            raise UsageError(f"a PIN keeps {limits} hex characters of the card secret")
+
+
+DEFAULT_PIN_FORMAT = PinFormat()
+
+
+def pin_text(secret: bytearray, pin_format: PinFormat = DEFAULT_PIN_FORMAT) -> str:
+    """The PIN the HSM sees: the prefix, then the secret in hex (all 32 characters unless shortened)."""
+    return pin_format.prefix + secret.hex()[: pin_format.hex_chars]
 
 
 def wipe(secret: bytearray) -> None:

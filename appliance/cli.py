@@ -104,6 +104,19 @@ def create_parser() -> argparse.ArgumentParser:
     p.add_argument("--cards-out", type=Path, required=True, metavar="DIR")
     p.add_argument("--station", help="station name printed on cards (default: the token label)")
     p.add_argument("--current-pin-file", type=Path, help="adopting a token: file holding its current PIN")
+    p.add_argument(
+        "--pin-prefix",
+        default="",
+        metavar="TEXT",
+        help="what the module wants before the password in a PIN (YubiHSM 2: the auth key id, e.g. 0001)",
+    )
+    p.add_argument(
+        "--pin-chars",
+        type=int,
+        default=32,
+        metavar="N",
+        help="keep N hex characters of the card secret in the PIN (16 to 32; Nitrokey HSM 2: 16)",
+    )
     _add_state(p)
     p.set_defaults(func=cmd_init)
 
@@ -334,6 +347,7 @@ def _threshold(args: argparse.Namespace) -> int:
 
 
 def cmd_init(args: argparse.Namespace, console: Console) -> int:
+    from appliance.cards import PinFormat
     from appliance.hsm.uri import parse
     from appliance.key_ceremony import initialise
 
@@ -351,6 +365,7 @@ def cmd_init(args: argparse.Namespace, console: Console) -> int:
         cards_out=args.cards_out,
         state_dir=args.state,
         current_pin=current_pin,
+        pin_format=PinFormat(args.pin_prefix, args.pin_chars),
         now=console.clock(),
     )
     how = "created and initialised" if result.created_token else "adopted"

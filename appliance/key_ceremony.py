@@ -21,8 +21,10 @@ from airgap.schemas.key_record import Algorithm, KeyRecord
 from appliance import station_state
 from appliance.card_files import write_card_files
 from appliance.cards import (
+    DEFAULT_PIN_FORMAT,
     SECRET_LEN,
     CardSet,
+    PinFormat,
     PresentedCard,
     check_cards,
     combine,
@@ -58,6 +60,7 @@ def initialise(
     cards_out: Path,
     state_dir: Path,
     current_pin: Callable[[], str] | None = None,
+    pin_format: PinFormat = DEFAULT_PIN_FORMAT,
     now: int | None = None,
 ) -> InitResult:
     """Give the token a fresh random PIN that nobody sees, and split it into custodian cards.
@@ -77,13 +80,13 @@ def initialise(
         created = token is None
         if created:
             so_secret = _new_secret()
-            _create_softhsm_token(uri, user_secret, so_secret)
+            _create_softhsm_token(uri, user_secret, so_secret, pin_format)
         else:
             if current_pin is None:
                 raise UsageError(f"token {uri.token!r} exists; adopting it needs its current user PIN")
             pin = current_pin()
             with Pkcs11Token(uri).session(pin, rw=True) as session:
-                session.set_pin(pin, pin_text(user_secret))
+                session.set_pin(pin, pin_text(user_secret, pin_format))
             del pin
         cards, card_set = issue_cards(
             station=station,
@@ -98,7 +101,7 @@ def initialise(
         if so_secret is not None:
             wipe(so_secret)
     paths = [p for card in cards for p in write_card_files(card, cards_out)]
-    state = StationState(station=station, token_uri=str(uri), card_set=card_set)
+    state = StationState(station=station, token_uri=str(uri), card_set=card_set, pin_format=pin_format)
     station_state.save(state_dir, state)
     _log(
         state_dir,
@@ -117,7 +120,9 @@ def _log(state_dir: Path, kind: EntryKind, fields: dict[str, object], now: int |
         station.log(kind, fields, now if now is not None else int(time.time()))
 
 
-def _create_softhsm_token(uri: Pkcs11Uri, user_secret: bytearray, so_secret: bytearray) -> None:
+def _create_softhsm_token(
+    uri: Pkcs11Uri, user_secret: bytearray, so_secret: bytearray, pin_format: PinFormat
+) -> None:
     module = resolve_module(uri)
     if not softhsm.is_softhsm(module):
         raise TokenMissingError(
@@ -130,7 +135,7 @@ def _create_softhsm_token(uri: Pkcs11Uri, user_secret: bytearray, so_secret: byt
     load_module(module).reinitialize()  # SoftHSM lists tokens created by other processes only then
     token = Pkcs11Token(uri)
     with token.session(temp_user, rw=True) as session:
-        session.set_pin(temp_user, pin_text(user_secret))
+        session.set_pin(temp_user, pin_text(user_secret, pin_format))
     with token.so_session(temp_so) as so_session:
         so_session.set_pin(temp_so, pin_text(so_secret))
 
@@ -145,7 +150,7 @@ def custodian_session(
     token = Pkcs11Token(parse(state.token_uri))
     secret = combine(cards)
     try:
-        with token.session(pin_text(secret), rw=rw) as session:
+        with token.session(pin_text(secret, state.pin_format), rw=rw) as session:
             wipe(secret)
             yield state, session
     finally:
@@ -208,8 +213,9 @@ def rotate_cards(
             user_secret=bytes(new_user),
             so_secret=bytes(new_so) if new_so is not None else None,
         )
-        with token.session(pin_text(old_user), rw=True) as session:
-            session.set_pin(pin_text(old_user), pin_text(new_user))
+        pins = state.pin_format
+        with token.session(pin_text(old_user, pins), rw=True) as session:
+            session.set_pin(pin_text(old_user, pins), pin_text(new_user, pins))
         if old_so is not None and new_so is not None:
             with token.so_session(pin_text(old_so)) as so_session:
                 so_session.set_pin(pin_text(old_so), pin_text(new_so))

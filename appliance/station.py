@@ -100,7 +100,7 @@ class Station:
         token = Pkcs11Token(parse(self.state.token_uri))
         secret = combine(cards)
         try:
-            with token.session(pin_text(secret), rw=rw) as session:
+            with token.session(pin_text(secret, self.state.pin_format), rw=rw) as session:
                 wipe(secret)
                 sealed = SealedSession(self, session, read_seal(session))
                 sealed.recover(now)

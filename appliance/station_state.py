@@ -15,8 +15,8 @@ from airgap.errors import AirgapError
 from airgap.files import atomic_write
 from airgap.schemas import strict
 from airgap.schemas.key_record import KeyRecord
-from appliance.cards import CardSet
-from appliance.errors import StationStateError
+from appliance.cards import DEFAULT_PIN_FORMAT, CardSet, PinFormat
+from appliance.errors import StationStateError, UsageError
 
 FILE_NAME = "station.cbor"
 _VERSION = 1
@@ -28,6 +28,7 @@ class StationState:
     token_uri: str
     card_set: CardSet
     keys: dict[str, KeyRecord] = field(default_factory=dict)
+    pin_format: PinFormat = DEFAULT_PIN_FORMAT
 
     def with_key(self, record: KeyRecord) -> StationState:
         return replace(self, keys={**self.keys, record.label: record})
@@ -50,17 +51,27 @@ class StationState:
                     "so": cs.has_so_share,
                 },
                 "keys": [self.keys[label].to_cbor() for label in sorted(self.keys)],
+                "pin": {"prefix": self.pin_format.prefix, "hex_chars": self.pin_format.hex_chars},
             }
         )
 
     @classmethod
     def from_cbor(cls, data: bytes) -> StationState:
         what = "station state"
+        value = strict.decode(data, what=what, max_bytes=1 << 20)
+        if isinstance(value, dict) and "pin" not in value:
+            # Written before PIN formats existed: the default format is what those stations use.
+            value["pin"] = {"prefix": DEFAULT_PIN_FORMAT.prefix, "hex_chars": DEFAULT_PIN_FORMAT.hex_chars}
         value = strict.fields(
-            strict.decode(data, what=what, max_bytes=1 << 20),
-            {"version": int, "station": str, "token_uri": str, "card_set": dict, "keys": list},
+            value,
+            {"version": int, "station": str, "token_uri": str, "card_set": dict, "keys": list, "pin": dict},
             what=what,
         )
+        pin = strict.fields(value["pin"], {"prefix": str, "hex_chars": int}, what=f"{what} PIN format")
+        try:
+            pin_format = PinFormat(pin["prefix"], pin["hex_chars"])
+        except UsageError as exc:
+            raise StationStateError(f"{what}: {exc}") from None
         if value["version"] != _VERSION:
             raise StationStateError(f"{what}: version {value['version']} is not supported")
         cs = strict.fields(
@@ -87,6 +98,7 @@ class StationState:
                 has_so_share=cs["so"],
             ),
             keys={k.label: k for k in keys},
+            pin_format=pin_format,
         )
 
 

@@ -11,6 +11,7 @@ from airgap.errors import DecodeError
 from appliance.cards import (
     Card,
     CardSet,
+    PinFormat,
     PresentedCard,
     check_cards,
     combine,
@@ -19,7 +20,7 @@ from appliance.cards import (
     validate_shape,
     wipe,
 )
-from appliance.errors import CardError, NotEnoughCardsError
+from appliance.errors import CardError, NotEnoughCardsError, UsageError
 
 USER, SO = bytes(range(16)), bytes(range(16, 32))
 
@@ -103,3 +104,16 @@ def test_pin_is_hex_and_wipe_zeroes() -> None:
     assert pin_text(secret) == USER.hex() and len(pin_text(secret)) == 32
     wipe(secret)
     assert secret == bytearray(16)
+
+
+def test_pin_format_prefixes_and_shortens_the_pin() -> None:
+    secret = bytearray(USER)
+    assert pin_text(secret, PinFormat(prefix="0001")) == "0001" + USER.hex()
+    assert pin_text(secret, PinFormat(hex_chars=16)) == USER.hex()[:16]
+    assert pin_text(secret, PinFormat("0002", 20)) == "0002" + USER.hex()[:20]
+
+
+@pytest.mark.parametrize(("prefix", "chars"), [("", 15), ("", 33), ("x" * 33, 32), ("tab\t", 32), ("é", 32)])
+def test_pin_formats_that_would_weaken_or_break_the_pin_are_refused(prefix: str, chars: int) -> None:
+    with pytest.raises(UsageError):
+        PinFormat(prefix, chars)

@@ -195,3 +195,18 @@ def test_cards_scanned_from_a_folder_of_photos(station: tuple[Path, Path], tmp_p
     ]
     code, out, err = run([*argv, "--out", str(tmp_path / "s.cbor")])
     assert code == 0 and "scanned card 1" in out and "scanned card 3" in out, err
+
+
+def test_init_takes_a_pin_format_and_refuses_a_weak_one(softhsm: Path, tmp_path: Path) -> None:
+    argv = ["init", "--token-uri", token_uri("fmt"), "--custodians", "3", "--threshold", "2"]
+    code, _, err = run(
+        [*argv, "--cards-out", str(tmp_path / "c"), "--state", str(tmp_path / "s"), "--pin-chars", "8"]
+    )
+    assert code == 2 and "16 to 32 hex characters" in err
+    assert not (tmp_path / "s").exists()  # refused before the token was touched
+    code, _, err = run(
+        [*argv, "--cards-out", str(tmp_path / "c"), "--state", str(tmp_path / "s"), "--pin-prefix", "0001"]
+    )
+    assert code == 0, err
+    code, _, err = run(keygen(tmp_path / "s", cards(tmp_path / "c", 1, 3), tmp_path / "k"))
+    assert code == 0, err

@@ -12,7 +12,7 @@ from airgap.schemas.key_record import Algorithm, KeyRecord
 from airgap.schemas.signatures import verify_signature
 from appliance import station_state
 from appliance.card_files import read_card_file
-from appliance.cards import PresentedCard, check_cards, combine, pin_text
+from appliance.cards import PinFormat, PresentedCard, check_cards, combine, pin_text
 from appliance.errors import CardError, NotEnoughCardsError, PinIncorrectError, StationStateError, UsageError
 from appliance.hsm.pkcs11_signer import Pkcs11Token
 from appliance.hsm.uri import parse
@@ -158,3 +158,46 @@ def test_adopting_an_existing_token(raw_token: tuple[str, str, str], tmp_path: P
     generate_key(tmp_path / "s2", present(tmp_path / "c", 1, 3), label="k", algorithm=Algorithm.P256, now=0)
     with pytest.raises(PinIncorrectError), Pkcs11Token(parse(uri)).session(pin):
         pass  # the old PIN no longer works
+
+
+def test_a_pin_format_is_kept_for_every_later_login(softhsm: Path, tmp_path: Path) -> None:
+    """A YubiHSM-style prefix and a Nitrokey-length PIN: set by init, used by keygen and rotation."""
+    fmt = PinFormat(prefix="0001", hex_chars=16)
+    state, cards = tmp_path / "s", tmp_path / "c"
+    initialise(
+        uri_text=token_uri("fmt"),
+        station="fmt",
+        custodians=3,
+        threshold=2,
+        cards_out=cards,
+        state_dir=state,
+        pin_format=fmt,
+    )
+    assert station_state.load(state).pin_format == fmt
+    generate_key(state, present(cards, 1, 2), label="k", algorithm=Algorithm.P256, now=0)
+    rotate_cards(state, present(cards, 1, 3), cards_out=tmp_path / "new")
+    generate_key(state, present(tmp_path / "new", 2, 3), label="k2", algorithm=Algorithm.P256, now=0)
+    secret = combine(check_cards(present(tmp_path / "new", 1, 2), station_state.load(state).card_set))
+    token = Pkcs11Token(parse(token_uri("fmt")))
+    with token.session(pin_text(secret, fmt)):
+        pass  # exactly the prefix and 16 hex characters
+    # Last: python-pkcs11 leaves a failed login's session open, which would block a later SO login.
+    with pytest.raises(PinIncorrectError), token.session(pin_text(secret)):
+        pass
+
+
+def test_a_station_state_from_before_pin_formats_loads_with_the_default(
+    softhsm: Path, tmp_path: Path
+) -> None:
+    import cbor2
+
+    state, _ = init_station(tmp_path)
+    path = state / station_state.FILE_NAME
+    old = cbor2.loads(path.read_bytes())
+    del old["pin"]
+    path.write_bytes(cbor2.dumps(old, canonical=True))
+    assert station_state.load(state).pin_format == PinFormat()
+    old["pin"] = {"prefix": "", "hex_chars": 4}
+    path.write_bytes(cbor2.dumps(old, canonical=True))
+    with pytest.raises(StationStateError, match="hex characters"):
+        station_state.load(state)
