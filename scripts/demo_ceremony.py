@@ -23,6 +23,7 @@ import os
 import shutil
 import sys
 import time
+import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -100,16 +101,9 @@ class Demo:
     ) -> str:
         return self.t.run("appliance", appliance_main, argv, lines=lines, show=show, clock=self.calendar)
 
-    def host(
-        self,
-        argv: Sequence[str],
-        lines: list[str],
-        *,
-        show: Callable[[str], bool] | None = None,
-        expect: int = 0,
-    ) -> str:
-        argv = [*argv, "--registry", str(self.registry)] if argv[0] != "verify" else list(argv)
-        return self.t.run("host", host_main, argv, lines=lines, show=show, expect=expect, clock=self.calendar)
+    def host(self, argv: Sequence[str], lines: list[str], show: Callable[[str], bool] | None = None) -> str:
+        argv = [*argv, "--registry", str(self.registry)]
+        return self.t.run("host", host_main, argv, lines=lines, show=show, clock=self.calendar)
 
     # -- places -------------------------------------------------------------------
 
@@ -471,6 +465,10 @@ def run_demo(out: Path, streams: Sequence[TextIO], *, start: int | None = None, 
     except StepFailed as exc:
         t.say(f"\nFAILED: {exc}")
         t.summary(time.perf_counter() - wall)
+        return 1
+    except Exception as exc:  # the demo's own plumbing (a full disk, say): reported, never a traceback
+        (out / "error.txt").write_text(traceback.format_exc())
+        t.say(f"\nFAILED: {type(exc).__name__}: {exc} (details in {out / 'error.txt'})")
         return 1
     t.summary(time.perf_counter() - wall)
     t.say(

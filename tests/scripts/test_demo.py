@@ -122,3 +122,13 @@ def test_a_folder_that_is_not_a_demo_is_left_alone(tmp_path: Path) -> None:
     (again / "old.txt").write_text("from a previous demo")
     demo_ceremony.prepare(again)
     assert [p.name for p in again.iterdir()] == [demo_ceremony.MARKER]
+
+
+def test_the_demos_own_failure_is_reported_without_a_traceback(tmp_path: Path) -> None:
+    def full_disk(*args: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    code, transcript = _run(tmp_path / "full", write_png_folder=full_disk)
+    assert code == 1
+    assert "FAILED: OSError" in transcript and "Traceback" not in transcript
+    assert "Traceback" in (tmp_path / "full" / "error.txt").read_text()
