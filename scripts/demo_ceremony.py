@@ -242,15 +242,14 @@ class Demo:
             self.host(["show", request_id[:8], "--out", str(screen)], lines, show=contains("frames"))
         return request_id, screen
 
-    def sign_at(self, station: str, screen: Path, name: str, *, full_review: bool) -> Path:
-        """The station films the host's screen, reviews, takes cards, signs; its answer's screen frames."""
+    def station_run(
+        self, station: str, screen: Path, name: str, what: str, show: Callable[[str], bool]
+    ) -> tuple[str, Path]:
+        """The station films a screen and runs its ceremony on what it saw; its output and answer frames."""
         camera = self.dir / "stations" / station / "camera" / name
         answers = self.dir / "stations" / station / "answers" / name
         self.film(station, screen, camera, STATION_CAMERA)
-        review = contains("") if full_review else contains("^verdict", "signed", "REFUSED", "answer written")
-        with self.t.step(
-            station, f"review every field, cards {SIGNING_CARDS}, sign, log, show answer"
-        ) as lines:
+        with self.t.step(station, what) as lines:
             text = self.appliance(
                 [
                     "run",
@@ -266,10 +265,17 @@ class Demo:
                     "none",
                 ],
                 lines,
-                show=review,
+                show=show,
             )
-            require("done: 1 signed, 0 refused" in text, f"{station} did not sign exactly one request")
-        return next(p for p in answers.iterdir() if p.is_dir())
+        return text, next(p for p in answers.iterdir() if p.is_dir())
+
+    def sign_at(self, station: str, screen: Path, name: str, *, full_review: bool) -> Path:
+        """The station reviews, takes cards and signs; its answer's screen frames."""
+        review = contains("") if full_review else contains("^verdict", "signed", "REFUSED", "answer written")
+        what = f"review every field, cards {SIGNING_CARDS}, sign, log, show answer"
+        text, answer = self.station_run(station, screen, name, what, review)
+        require("done: 1 signed, 0 refused" in text, f"{station} did not sign exactly one request")
+        return answer
 
     def refuse_at(self, station: str, genuine: Path, name: str) -> Path:
         """Someone on the networked side swaps the destination; the station refuses, and says why."""
@@ -290,30 +296,13 @@ class Demo:
             lines.append(
                 f"destination {ATTACKER}; request id unchanged; digest {forged.digest().hex()[:16]}…"
             )
-        camera = self.dir / "stations" / station / "camera" / f"{name}-tampered"
-        answers = self.dir / "stations" / station / "answers" / f"{name}-tampered"
-        self.film(station, screen, camera, STATION_CAMERA)
-        with self.t.step(station, "review the tampered copy: the station refuses before any card") as lines:
-            text = self.appliance(
-                [
-                    "run",
-                    "--state",
-                    str(self.state(station)),
-                    "--source",
-                    str(camera),
-                    "--approve-with-cards",
-                    *self.cards(station, SIGNING_CARDS),
-                    "--answers",
-                    str(answers),
-                    "--show",
-                    "none",
-                ],
-                lines,
-                show=contains("FAIL", "^verdict", "done:"),
-            )
-            require("done: 0 signed, 1 refused" in text, f"{station} did not refuse the tampered request")
-            require("destination-not-allowed" in text, "the refusal does not name the allowlist")
-        return next(p for p in answers.iterdir() if p.is_dir())
+        what = "review the tampered copy: the station refuses before any card"
+        text, answer = self.station_run(
+            station, screen, f"{name}-tampered", what, contains("FAIL", "^verdict", "done:")
+        )
+        require("done: 0 signed, 1 refused" in text, f"{station} did not refuse the tampered request")
+        require("destination-not-allowed" in text, "the refusal does not name the allowlist")
+        return answer
 
     def collect(self, name: str, answer_screens: Sequence[tuple[str, Path]], accepted: int) -> None:
         sources = []
