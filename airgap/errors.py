@@ -37,7 +37,3 @@ class SourceError(AirgapError):
 
 class RenderError(AirgapError):
     """A frame could not be rendered or written to its sink."""
-
-
-class SchemaError(DecodeError):
-    """A message decoded as CBOR but is not the message it claims to be."""

@@ -13,11 +13,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from airgap.errors import AirgapError
-from airgap.schemas.audit_log import GENESIS, AuditEntry, EntryKind, make_entry
-from airgap.schemas.request import SpendRequest
-from airgap.schemas.response import SignatureResponse
 from appliance.errors import StationStateError
+from custody.errors import CustodyError
+from custody.schemas.audit_log import GENESIS, AuditEntry, EntryKind, make_entry
+from custody.schemas.request import SpendRequest
+from custody.schemas.response import SignatureResponse
 
 FILE_NAME = "audit.db"
 SCHEMA_VERSION = 1
@@ -160,7 +160,7 @@ def approved_request(entry: AuditEntry) -> SpendRequest:
     """The request an ``approve`` entry approved."""
     try:
         return SpendRequest.from_cbor(entry.fields()["request"])
-    except (AirgapError, KeyError, TypeError) as exc:
+    except (CustodyError, KeyError, TypeError) as exc:
         raise StationStateError(
             f"audit entry {entry.seq}: approval does not hold a valid request ({exc})"
         ) from None
@@ -169,5 +169,5 @@ def approved_request(entry: AuditEntry) -> SpendRequest:
 def logged_response(entry: AuditEntry) -> SignatureResponse:
     try:
         return SignatureResponse.from_cbor(entry.fields()["response"])
-    except (AirgapError, KeyError, TypeError) as exc:
+    except (CustodyError, KeyError, TypeError) as exc:
         raise StationStateError(f"audit entry {entry.seq}: signature entry is malformed ({exc})") from None

@@ -22,6 +22,7 @@ from airgap.ur.bytewords import Style
 from airgap.ur.ur import UR, DecodeLimits, decode_single, encode_single
 from appliance.cards import UR_TYPE, Card, PresentedCard
 from appliance.errors import UsageError
+from custody.errors import CustodyError
 
 _WORDS_PER_LINE = 6
 _CARD_LINE = re.compile(r"^Card:\s+(\d+) of (\d+)", re.MULTILINE)
@@ -112,7 +113,7 @@ def read_card_text(path: Path) -> PresentedCard:
         return PresentedCard(claimed, None, "no 'Words' section in the card file")
     try:
         return PresentedCard(claimed, parse_words(words.partition("\n")[2]))
-    except AirgapError as exc:
+    except (AirgapError, CustodyError) as exc:
         return PresentedCard(claimed, None, f"words do not read back ({exc})")
 
 
@@ -136,7 +137,7 @@ def card_from_payloads(payloads: list[str], claimed: int | None) -> PresentedCar
             continue
         try:
             return PresentedCard(claimed, Card.from_cbor(ur.cbor))
-        except AirgapError as exc:
+        except (AirgapError, CustodyError) as exc:
             return PresentedCard(claimed, None, f"QR code holds no valid card ({exc})")
     return PresentedCard(claimed, None, "no custodian-card QR code found")
 
@@ -156,5 +157,5 @@ def read_typed_card(ask: Callable[[str], str], secret_ask: Callable[[str], str])
     words = secret_ask(f"Words of card {number} (not shown): ")
     try:
         return PresentedCard(claimed, parse_words(words))
-    except AirgapError as exc:
+    except (AirgapError, CustodyError) as exc:
         return PresentedCard(claimed, None, f"words do not read back ({exc})")

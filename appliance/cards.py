@@ -24,9 +24,9 @@ from dataclasses import dataclass
 
 from Crypto.Protocol.SecretSharing import Shamir
 
-from airgap.errors import DecodeError
-from airgap.schemas import strict
 from appliance.errors import CardError, NotEnoughCardsError, UsageError
+from custody.errors import SchemaError
+from custody.schemas import strict
 
 SECRET_LEN = 16  # pycryptodome's Shamir works on 16-byte secrets
 UR_TYPE = "x-custodian-card"
@@ -77,7 +77,7 @@ class Card:
             spec["so"] = bytes
         value = strict.fields(raw, spec, what=what)
         if value["version"] != _VERSION:
-            raise DecodeError(f"{what}: version {value['version']} is not supported")
+            raise SchemaError(f"{what}: version {value['version']} is not supported")
         card = cls(
             station=value["station"],
             set_id=value["set"],
@@ -89,11 +89,11 @@ class Card:
         )
         validate_shape(card.threshold, card.count)
         if not 1 <= card.index <= card.count:
-            raise DecodeError(f"{what}: index {card.index} is outside 1..{card.count}")
+            raise SchemaError(f"{what}: index {card.index} is outside 1..{card.count}")
         if len(card.user_share) != SECRET_LEN or (
             card.so_share is not None and len(card.so_share) != SECRET_LEN
         ):
-            raise DecodeError(f"{what}: shares must be {SECRET_LEN} bytes")
+            raise SchemaError(f"{what}: shares must be {SECRET_LEN} bytes")
         return card
 
 

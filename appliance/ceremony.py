@@ -23,12 +23,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
-from airgap.errors import AirgapError
-from airgap.policy.engine import EXPLANATIONS, Approve, Code, Refuse, decide
-from airgap.schemas.audit_log import AuditEntry, EntryKind
-from airgap.schemas.request import SpendRequest
-from airgap.schemas.response import REFUSAL_UR_TYPE, RESPONSE_UR_TYPE, Refusal, SignatureResponse
-from airgap.schemas.vault import StationPolicy
 from airgap.ur.ur import UR
 from appliance import policy_store
 from appliance.audit_store import logged_response
@@ -38,6 +32,12 @@ from appliance.review import review_lines
 from appliance.screen import Screen
 from appliance.seal import LogRollbackError, voided_approvals
 from appliance.station import SealedSession, Station
+from custody.errors import CustodyError
+from custody.policy.engine import EXPLANATIONS, Approve, Code, Refuse, decide
+from custody.schemas.audit_log import AuditEntry, EntryKind
+from custody.schemas.request import SpendRequest
+from custody.schemas.response import REFUSAL_UR_TYPE, RESPONSE_UR_TYPE, Refusal, SignatureResponse
+from custody.schemas.vault import StationPolicy
 
 CardProvider = Callable[[int], Sequence[PresentedCard]]
 FaultHook = Callable[[str], None]
@@ -137,7 +137,7 @@ class Ceremony:
         station, now = self.station, self.station.clock()
         try:
             request = SpendRequest.from_cbor(ur.cbor)
-        except AirgapError as exc:
+        except CustodyError as exc:
             station.log(
                 EntryKind.SCAN,
                 {

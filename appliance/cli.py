@@ -32,12 +32,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from airgap.errors import AirgapError
-from airgap.schemas.key_record import UR_TYPE as KEY_RECORD_UR_TYPE
-from airgap.schemas.key_record import Algorithm, KeyRecord
 from appliance.cards import PresentedCard
 from appliance.clock import Clock, system_clock
 from appliance.errors import ApplianceError, UsageError
 from appliance.hsm.uri import Pkcs11Uri
+from custody.errors import CustodyError
+from custody.schemas.key_record import UR_TYPE as KEY_RECORD_UR_TYPE
+from custody.schemas.key_record import Algorithm, KeyRecord
 
 if TYPE_CHECKING:
     from appliance.screen import TerminalScreen
@@ -474,9 +475,9 @@ def _card_provider(args: argparse.Namespace, console: Console) -> Callable[[int]
 
 
 def cmd_policy_install(args: argparse.Namespace, console: Console) -> int:
-    from airgap.schemas.policy_toml import load_policy_file
     from appliance.policy_install import install_policy
     from appliance.station import Station
+    from custody.schemas.policy_toml import load_policy_file
 
     _check_uri(args)
     policy = load_policy_file(args.policy)
@@ -493,7 +494,7 @@ def cmd_policy_install(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_policy_compile(args: argparse.Namespace, console: Console) -> int:
-    from airgap.schemas.policy_toml import load_policy_file
+    from custody.schemas.policy_toml import load_policy_file
 
     policy = load_policy_file(args.policy)
     if args.out is not None:
@@ -569,9 +570,9 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_audit_export(args: argparse.Namespace, console: Console) -> int:
-    from airgap.schemas.audit_log import ExportHeader, export_bytes
     from appliance import station_state
     from appliance.audit_store import AuditStore
+    from custody.schemas.audit_log import ExportHeader, export_bytes
 
     if args.out is None and args.qr_out is None:
         raise UsageError("say where to export: --out FILE and/or --qr-out DIR|X.gif|X.mp4")
@@ -595,8 +596,8 @@ def export_audit_qr(data: bytes, out: Path) -> int:
     from airgap.link_defaults import DEFAULT_FPS, WEBCAM_MAX_FRAGMENT
     from airgap.qr.render import animation_frames
     from airgap.qr.sinks import write_animation
-    from airgap.schemas.audit_log import EXPORT_UR_TYPE
     from airgap.ur.ur import UR
+    from custody.schemas.audit_log import EXPORT_UR_TYPE
 
     # One CBOR byte string holds the export (itself a CBOR sequence), as a UR payload must be one item.
     frames = animation_frames(UR(EXPORT_UR_TYPE, cbor2.dumps(data)), WEBCAM_MAX_FRAGMENT)
@@ -605,8 +606,8 @@ def export_audit_qr(data: bytes, out: Path) -> int:
 
 
 def cmd_audit_verify(args: argparse.Namespace, console: Console) -> int:
-    from airgap.schemas.audit_log import read_export, verify_chain
     from appliance.audit_store import AuditStore
+    from custody.schemas.audit_log import read_export, verify_chain
 
     if args.file is not None:
         with args.file.open("rb") as stream:
@@ -647,7 +648,7 @@ def main(
     except ApplianceError as exc:
         err.write(f"appliance: {exc}\n")
         return exc.exit_code
-    except AirgapError as exc:
+    except (AirgapError, CustodyError) as exc:
         err.write(f"appliance: {exc}\n")
         return 1
     except (EOFError, KeyboardInterrupt):

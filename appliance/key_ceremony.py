@@ -16,8 +16,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from airgap.schemas.audit_log import EntryKind
-from airgap.schemas.key_record import Algorithm, KeyRecord
 from appliance import station_state
 from appliance.card_files import write_card_files
 from appliance.cards import (
@@ -38,6 +36,8 @@ from appliance.hsm import softhsm
 from appliance.hsm.pkcs11_signer import Pkcs11Session, Pkcs11Token, find_token, load_module, resolve_module
 from appliance.hsm.uri import Pkcs11Uri, parse
 from appliance.station_state import StationState
+from custody.schemas.audit_log import EntryKind
+from custody.schemas.key_record import Algorithm, KeyRecord
 
 
 @dataclass(frozen=True, slots=True)

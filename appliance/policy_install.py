@@ -11,17 +11,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from airgap.errors import AirgapError
-from airgap.schemas.audit_log import AuditEntry, EntryKind
-from airgap.schemas.bundle import SignedBundle, check_bundle
-from airgap.schemas.policy_toml import format_duration
-from airgap.schemas.request import RaiseLock, Rekey
-from airgap.schemas.vault import StationPolicy
 from appliance import policy_store
 from appliance.cards import PresentedCard
 from appliance.errors import ApplianceError, DeclinedError, StationStateError, UsageError
 from appliance.screen import Screen
 from appliance.station import Station
+from custody.errors import CustodyError
+from custody.schemas.audit_log import AuditEntry, EntryKind
+from custody.schemas.bundle import SignedBundle, check_bundle
+from custody.schemas.policy_toml import format_duration
+from custody.schemas.request import RaiseLock, Rekey
+from custody.schemas.vault import StationPolicy
 
 
 class PolicyChangeError(ApplianceError):
@@ -59,7 +59,7 @@ def check_change(previous: StationPolicy | None, new: StationPolicy, authorizati
         )
     try:
         bundle = SignedBundle.from_cbor(authorization)
-    except AirgapError as exc:
+    except CustodyError as exc:
         raise PolicyChangeError(f"the authorization bundle is unreadable: {exc}") from None
     findings = check_bundle(old_v, bundle)
     if findings:

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from airgap.errors import AirgapError
 from airgap.files import atomic_write
-from airgap.schemas.vault import StationPolicy
 from appliance.errors import StationStateError
+from custody.errors import CustodyError
+from custody.schemas.vault import StationPolicy
 
 FOLDER = "policies"
 
@@ -33,7 +33,7 @@ def load(state_dir: Path, vault_id: str) -> StationPolicy:
         raise PolicyMissingError(f"no policy for vault {vault_id!r} is installed at this station") from None
     try:
         policy = StationPolicy.from_cbor(data)
-    except AirgapError as exc:
+    except CustodyError as exc:
         raise StationStateError(f"the installed policy {path} is damaged: {exc}") from None
     if policy.vault.vault_id != vault_id:
         raise StationStateError(f"the installed policy {path} is for vault {policy.vault.vault_id!r}")

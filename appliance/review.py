@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from airgap.policy.engine import Approve, Check, Verdict
-from airgap.schemas.policy_toml import format_duration
-from airgap.schemas.request import Announce, Cancel, Execute, RaiseLock, Rekey, SpendRequest, Withdraw
-from airgap.schemas.vault import StationPolicy
+from custody.policy.engine import Approve, Check, Verdict
+from custody.schemas.policy_toml import format_duration
+from custody.schemas.request import Announce, Cancel, Execute, RaiseLock, Rekey, SpendRequest, Withdraw
+from custody.schemas.vault import StationPolicy
 
 
 def when(at: int, now: int) -> str:

@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from airgap.camera.frames import FrameSource
 from airgap.errors import DecodeError
 from airgap.scan import ImageDecoder, messages
-from airgap.schemas.request import MAX_REQUEST_BYTES
-from airgap.schemas.request import UR_TYPE as REQUEST_UR_TYPE
 from airgap.ur.ur import DecodeLimits, Progress, URDecoder
 from appliance.ceremony import Answer, Ceremony
+from custody.schemas.request import MAX_REQUEST_BYTES
+from custody.schemas.request import UR_TYPE as REQUEST_UR_TYPE
 
 #: A request is at most 16 KiB; nothing larger is assembled on the station.
 STATION_LIMITS = DecodeLimits(max_message_len=MAX_REQUEST_BYTES, max_seq_len=1024)

@@ -20,13 +20,13 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Protocol
 
-from airgap.errors import AirgapError, SchemaError
-from airgap.schemas import strict
-from airgap.schemas.audit_log import GENESIS, AuditEntry, EntryKind, verify_chain
-from airgap.schemas.key_record import KeyRecord
-from airgap.schemas.signatures import SignatureError
 from appliance.audit_store import AuditStore, logged_response
 from appliance.errors import StationStateError
+from custody.errors import CustodyError, SchemaError
+from custody.schemas import strict
+from custody.schemas.audit_log import GENESIS, AuditEntry, EntryKind, verify_chain
+from custody.schemas.key_record import KeyRecord
+from custody.schemas.signatures import SignatureError
 
 SEAL_LABEL = "airgap-station-seal"
 _VERSION = 1
@@ -94,7 +94,7 @@ def read_seal(session: DataStore) -> Seal | None:
     for value in session.read_data(SEAL_LABEL):
         try:
             seals.append(Seal.from_cbor(value))
-        except AirgapError as exc:
+        except CustodyError as exc:
             raise StationStateError(f"the seal on the token is damaged: {exc}") from None
     return max(seals, key=lambda s: s.log_seq, default=None)
 

@@ -12,10 +12,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from airgap.errors import AirgapError
-from airgap.policy.vault_state import VaultState, replay
-from airgap.schemas.audit_log import AuditEntry, EntryKind
-from airgap.schemas.vault import StationPolicy
 from appliance import station_state
 from appliance.audit_store import AuditStore, approved_request
 from appliance.cards import Card, PresentedCard, check_cards, combine, pin_text, wipe
@@ -24,6 +20,10 @@ from appliance.errors import CardError, StationStateError
 from appliance.hsm.pkcs11_signer import Pkcs11Session, Pkcs11Token
 from appliance.hsm.uri import parse
 from appliance.seal import Seal, read_seal, reconcile, voided_approvals, write_seal
+from custody.errors import CustodyError
+from custody.policy.vault_state import VaultState, replay
+from custody.schemas.audit_log import AuditEntry, EntryKind
+from custody.schemas.vault import StationPolicy
 
 
 class Station:
@@ -79,7 +79,7 @@ class Station:
             return None
         try:
             return StationPolicy.from_cbor(installs[-1].fields()["policy"])
-        except (AirgapError, KeyError, TypeError) as exc:  # unreadable: the log was tampered with
+        except (CustodyError, KeyError, TypeError) as exc:  # unreadable: the log was tampered with
             raise StationStateError(
                 f"audit entry {installs[-1].seq}: logged policy is unreadable ({exc})"
             ) from None

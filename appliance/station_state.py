@@ -11,12 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from airgap.errors import AirgapError
 from airgap.files import atomic_write
-from airgap.schemas import strict
-from airgap.schemas.key_record import KeyRecord
 from appliance.cards import DEFAULT_PIN_FORMAT, CardSet, PinFormat
 from appliance.errors import StationStateError, UsageError
+from custody.errors import CustodyError
+from custody.schemas import strict
+from custody.schemas.key_record import KeyRecord
 
 FILE_NAME = "station.cbor"
 _VERSION = 1
@@ -110,7 +110,7 @@ def load(folder: Path) -> StationState:
         raise StationStateError(f"no station state at {path}; run 'appliance init' first") from None
     try:
         return StationState.from_cbor(data)
-    except AirgapError as exc:
+    except CustodyError as exc:
         raise StationStateError(f"{path} is damaged: {exc}") from None
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from airgap.schemas.vault import MAX_AMOUNT, Asset
+from custody.schemas.vault import MAX_AMOUNT, Asset
 from host.errors import UsageError
 
 _AMOUNT = re.compile(r"^\s*(\d[\d,_]*)(?:\.(\d+))?(?:\s+([A-Za-z][A-Za-z0-9]*))?\s*$")

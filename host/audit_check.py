@@ -15,11 +15,11 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from airgap.errors import AirgapError
-from airgap.schemas.audit_log import AuditEntry, ChainReport, EntryKind, ExportHeader, verify_chain
-from airgap.schemas.key_record import key_id_for
-from airgap.schemas.request import SpendRequest
-from airgap.schemas.response import SignatureResponse
+from custody.errors import CustodyError
+from custody.schemas.audit_log import AuditEntry, ChainReport, EntryKind, ExportHeader, verify_chain
+from custody.schemas.key_record import key_id_for
+from custody.schemas.request import SpendRequest
+from custody.schemas.response import SignatureResponse
 
 MAX_LISTED = 50  # findings of one kind listed in full; the rest are counted
 
@@ -90,7 +90,7 @@ def audit_export(header: ExportHeader, entries: Iterator[AuditEntry], known: Kno
                 if entry.kind == EntryKind.SIGNATURE or entry.kind == EntryKind.APPROVE:
                     _inspect(entry, known, report)
                 yield entry
-        except AirgapError as exc:
+        except CustodyError as exc:
             report.flag(Flag.UNREADABLE, f"after {number} entries: {exc}")
 
     chain = verify_chain(tapped())
@@ -127,7 +127,7 @@ def _inspect(entry: AuditEntry, known: Known, report: AuditReport) -> None:
                 report.approvals.append((request.request_id, entry.at))
             return
         response = SignatureResponse.from_cbor(fields["response"])
-    except (AirgapError, KeyError, TypeError) as exc:
+    except (CustodyError, KeyError, TypeError) as exc:
         report.flag(Flag.CHAIN, f"entry {entry.seq}: {entry.kind} entry is unreadable ({exc})")
         return
     report.signatures += 1
@@ -149,7 +149,7 @@ def _inspect(entry: AuditEntry, known: Known, report: AuditReport) -> None:
             return
         try:
             response.verify(known.station_key)
-        except AirgapError as exc:
+        except CustodyError as exc:
             report.flag(Flag.FORGED, f"entry {entry.seq}: logged signature does not verify ({exc})")
             return
     report.matched += 1

@@ -10,10 +10,19 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from airgap.schemas.bundle import SignedBundle, check_bundle, check_response, required_signers
-from airgap.schemas.request import Action, Announce, Cancel, Execute, RaiseLock, Rekey, SpendRequest, Withdraw
-from airgap.schemas.response import SignatureResponse
-from airgap.schemas.vault import Asset, VaultDefinition
+from custody.schemas.bundle import SignedBundle, check_bundle, check_response, required_signers
+from custody.schemas.request import (
+    Action,
+    Announce,
+    Cancel,
+    Execute,
+    RaiseLock,
+    Rekey,
+    SpendRequest,
+    Withdraw,
+)
+from custody.schemas.response import SignatureResponse
+from custody.schemas.vault import Asset, VaultDefinition
 from host.errors import UsageError
 
 

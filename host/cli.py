@@ -26,6 +26,7 @@ from typing import TextIO
 
 from airgap.errors import AirgapError, IncompleteError, RenderError, SourceError
 from airgap.link_defaults import DEFAULT_FPS, DEFAULT_MAX_FRAGMENT, DEFAULT_MODULE_PX
+from custody.errors import CustodyError
 from host.context import Context, default_registry
 from host.errors import HostError
 
@@ -261,7 +262,7 @@ def main(
     except (SourceError, RenderError) as exc:
         err.write(f"host: {exc}\n")
         return 4
-    except AirgapError as exc:
+    except (AirgapError, CustodyError) as exc:
         err.write(f"host: {exc}\n")
         return 1
     except (EOFError, KeyboardInterrupt):

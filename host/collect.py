@@ -12,9 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from airgap.schemas.bundle import check_response
-from airgap.schemas.response import Refusal, SignatureResponse
-from airgap.schemas.vault import VaultDefinition
+from custody.schemas.bundle import check_response
+from custody.schemas.response import Refusal, SignatureResponse
+from custody.schemas.vault import VaultDefinition
 from host.registry import RequestRow, ResponseRow
 
 

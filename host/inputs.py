@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from airgap.errors import SchemaError
+from custody.errors import SchemaError
 from host.errors import UsageError
 
 MAX_FILE = 1024 * 1024

@@ -14,10 +14,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from airgap.schemas.key_record import KeyRecord
-from airgap.schemas.request import SpendRequest
-from airgap.schemas.response import Refusal, SignatureResponse
-from airgap.schemas.vault import VaultDefinition
+from custody.schemas.key_record import KeyRecord
+from custody.schemas.request import SpendRequest
+from custody.schemas.response import Refusal, SignatureResponse
+from custody.schemas.vault import VaultDefinition
 from host.errors import RegistryError, UsageError
 from host.migrations import MIGRATIONS
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from airgap.schemas.policy_toml import format_duration
+from custody.schemas.policy_toml import format_duration
 
 
 def grouped(key_id: bytes) -> str:

@@ -14,11 +14,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from airgap.policy.engine import Refuse, decide
-from airgap.policy.vault_state import VaultState, replay
-from airgap.schemas.bundle import required_signers
-from airgap.schemas.request import Announce, Cancel, Execute, RaiseLock, Rekey, SpendRequest
-from airgap.schemas.vault import VaultDefinition
+from custody.policy.engine import Refuse, decide
+from custody.policy.vault_state import VaultState, replay
+from custody.schemas.bundle import required_signers
+from custody.schemas.request import Announce, Cancel, Execute, RaiseLock, Rekey, SpendRequest
+from custody.schemas.vault import VaultDefinition
 from host.registry import RequestRow, ResponseRow, VaultRow
 
 

@@ -26,12 +26,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from airgap.link_defaults import WEBCAM_MAX_FRAGMENT
 from airgap.qr.render import animation_frames
-from airgap.schemas.audit_log import make_entry
-from airgap.schemas.request import UR_TYPE, Rekey, Withdraw
 from airgap.ur.ur import UR
 from appliance.ceremony import Ceremony, Outcome
 from appliance.hsm.pkcs11_signer import load_module
-from tests.airgap.schemas.fixtures import SoftKey
+from custody.schemas.audit_log import make_entry
+from custody.schemas.request import UR_TYPE, Rekey, Withdraw
 from tests.appliance.kit import (
     ALLOWED,
     HOUR,
@@ -43,6 +42,7 @@ from tests.appliance.kit import (
     make_station,
     vault_of,
 )
+from tests.custody.schemas.fixtures import SoftKey
 
 MODULE = "/usr/lib/softhsm/libsofthsm2.so"
 

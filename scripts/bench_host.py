@@ -27,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from airgap.schemas.audit_log import (
+from custody.schemas.audit_log import (
     GENESIS,
     ExportHeader,
     make_entry,
@@ -35,13 +35,13 @@ from airgap.schemas.audit_log import (
     write_entries,
     write_export,
 )
-from airgap.schemas.bundle import SignedBundle, check_bundle
-from airgap.schemas.key_record import KeyRecord
-from airgap.schemas.request import SpendRequest
+from custody.schemas.bundle import SignedBundle, check_bundle
+from custody.schemas.key_record import KeyRecord
+from custody.schemas.request import SpendRequest
 from host.audit_check import Known, audit_export
 from host.cli import main as host_main
 from host.registry import Registry
-from tests.airgap.schemas.fixtures import T0, SoftKey, request, vault
+from tests.custody.schemas.fixtures import T0, SoftKey, request, vault
 
 
 def bench_bundle(n_keys: int, threshold: int, rounds: int) -> tuple[int, float, float]:

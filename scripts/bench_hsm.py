@@ -17,10 +17,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from airgap.schemas.key_record import Algorithm
 from appliance.hsm import softhsm
 from appliance.hsm.pkcs11_signer import _SIGN_MECHANISM, Pkcs11Token, load_module
 from appliance.hsm.uri import parse
+from custody.schemas.key_record import Algorithm
 
 MODULE = "/usr/lib/softhsm/libsofthsm2.so"
 

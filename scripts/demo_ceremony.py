@@ -38,11 +38,11 @@ from airgap.link_defaults import DEFAULT_FPS, DEFAULT_MAX_FRAGMENT
 from airgap.qr.render import animation_frames
 from airgap.qr.sinks import write_png_folder
 from airgap.scan import scan
-from airgap.schemas.key_record import KeyRecord
-from airgap.schemas.request import UR_TYPE as REQUEST_UR_TYPE
-from airgap.schemas.request import Announce, Execute, SpendRequest, Withdraw
 from airgap.ur.ur import UR, URDecoder
 from appliance.cli import main as appliance_main
+from custody.schemas.key_record import KeyRecord
+from custody.schemas.request import UR_TYPE as REQUEST_UR_TYPE
+from custody.schemas.request import Announce, Execute, SpendRequest, Withdraw
 from host.cli import main as host_main
 
 ROOT = Path(__file__).resolve().parent.parent

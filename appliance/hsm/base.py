@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from airgap.schemas.key_record import Algorithm
+from custody.schemas.key_record import Algorithm
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from airgap.schemas.key_record import Algorithm
-from airgap.schemas.signatures import SECP256K1_ORDER
 from appliance.errors import HsmError
+from custody.schemas.key_record import Algorithm
+from custody.schemas.signatures import SECP256K1_ORDER
 
 #: DER-encoded curve OIDs for CKA_EC_PARAMS.
 EC_PARAMS: dict[Algorithm, bytes] = {

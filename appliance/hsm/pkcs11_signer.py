@@ -27,8 +27,6 @@ import pkcs11
 import pkcs11.exceptions as pk
 from pkcs11 import Attribute, KeyType, Mechanism, ObjectClass
 
-from airgap.schemas.key_record import Algorithm, key_id_for
-from airgap.schemas.signatures import SignatureError, verify_signature
 from appliance.errors import (
     HsmError,
     KeyMissingError,
@@ -45,6 +43,8 @@ from appliance.errors import (
 from appliance.hsm.base import KeyInfo
 from appliance.hsm.encoding import EC_PARAMS, normalize_low_s, public_key_from_ec_point
 from appliance.hsm.uri import Pkcs11Uri
+from custody.schemas.key_record import Algorithm, key_id_for
+from custody.schemas.signatures import SignatureError, verify_signature
 
 #: Where common modules live when a URI names ``module-name`` instead of ``module-path``.
 MODULE_DIRS = (

@@ -8,12 +8,13 @@ from typing import BinaryIO
 
 import cbor2
 
-from airgap.errors import AirgapError, IncompleteError, SchemaError
-from airgap.schemas.audit_log import EXPORT_UR_TYPE, read_export
-from airgap.schemas.bundle import Finding, Problem, SignedBundle, check_bundle, required_signers
-from airgap.schemas.request import SpendRequest
-from airgap.schemas.vault import VaultDefinition
+from airgap.errors import AirgapError, IncompleteError
 from airgap.ur.ur import DecodeLimits
+from custody.errors import CustodyError, SchemaError
+from custody.schemas.audit_log import EXPORT_UR_TYPE, read_export
+from custody.schemas.bundle import Finding, Problem, SignedBundle, check_bundle, required_signers
+from custody.schemas.request import SpendRequest
+from custody.schemas.vault import VaultDefinition
 from host.audit_check import Known, audit_export
 from host.bundles import describe
 from host.context import Context
@@ -29,7 +30,7 @@ def cmd_verify(ctx: Context) -> int:
     try:
         bundle = SignedBundle.from_cbor(data)
         findings = check_bundle(vault, bundle, now=now)
-    except AirgapError as exc:
+    except CustodyError as exc:
         findings = [Finding(Problem.TAMPERED, f"the bundle does not parse: {exc}")]
     ok = not findings
     result = {

@@ -6,11 +6,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-from airgap.errors import AirgapError, DecodeError
+from airgap.errors import DecodeError
 from airgap.files import atomic_write
-from airgap.schemas.bundle import SignedBundle, required_signers
-from airgap.schemas.response import REFUSAL_UR_TYPE, RESPONSE_UR_TYPE, Refusal, SignatureResponse
 from airgap.ur.ur import UR, DecodeLimits
+from custody.errors import CustodyError
+from custody.schemas.bundle import SignedBundle, required_signers
+from custody.schemas.response import REFUSAL_UR_TYPE, RESPONSE_UR_TYPE, Refusal, SignatureResponse
 from host.bundles import assemble, bundle_json, describe, next_generation
 from host.collect import Judgement, Status, judge_refusal, judge_response
 from host.context import Context
@@ -27,14 +28,14 @@ def _take(registry: Registry, item: UR | DecodeError, only: bytes | None, now: i
     if item.type == REFUSAL_UR_TYPE:
         try:
             refusal = Refusal.from_cbor(item.cbor)
-        except AirgapError as exc:
+        except CustodyError as exc:
             return Judgement(Status.REJECTED, "?", None, f"malformed refusal: {exc}")
         row = registry.request(refusal.request_id) if refusal.request_id else None
         registry.add_refusal(refusal, now)
         return judge_refusal(refusal, row)
     try:
         response = SignatureResponse.from_cbor(item.cbor)
-    except AirgapError as exc:
+    except CustodyError as exc:
         return Judgement(Status.REJECTED, "?", None, f"malformed signature response: {exc}")
     if only is not None and response.request_id != only:
         return Judgement(

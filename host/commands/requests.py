@@ -13,9 +13,10 @@ import time
 from pathlib import Path
 
 from airgap.errors import RenderError
-from airgap.policy.engine import CLOCK_SKEW_SECONDS
-from airgap.schemas.policy_toml import format_duration, parse_duration
-from airgap.schemas.request import (
+from airgap.ur.ur import UR
+from custody.policy.engine import CLOCK_SKEW_SECONDS
+from custody.schemas.policy_toml import format_duration, parse_duration
+from custody.schemas.request import (
     REQUEST_ID_LEN,
     Action,
     Announce,
@@ -26,8 +27,7 @@ from airgap.schemas.request import (
     SpendRequest,
     Withdraw,
 )
-from airgap.schemas.request import UR_TYPE as REQUEST_UR_TYPE
-from airgap.ur.ur import UR
+from custody.schemas.request import UR_TYPE as REQUEST_UR_TYPE
 from host.amounts import parse_amount
 from host.bundles import describe, request_json
 from host.commands.setup import vault_keys

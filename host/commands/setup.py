@@ -7,17 +7,17 @@ from typing import Any
 
 from airgap.errors import AirgapError, IncompleteError
 from airgap.files import atomic_write
-from airgap.schemas.key_record import UR_TYPE as KEY_RECORD_UR_TYPE
-from airgap.schemas.key_record import KeyRecord
-from airgap.schemas.policy_toml import (
+from airgap.ur.ur import DecodeLimits
+from custody.schemas.key_record import UR_TYPE as KEY_RECORD_UR_TYPE
+from custody.schemas.key_record import KeyRecord
+from custody.schemas.policy_toml import (
     DURATIONS,
     format_duration,
     load_policy_file,
     parse_duration,
     render_policy,
 )
-from airgap.schemas.vault import Asset, Rules, StationPolicy, VaultDefinition, VaultKey
-from airgap.ur.ur import DecodeLimits
+from custody.schemas.vault import Asset, Rules, StationPolicy, VaultDefinition, VaultKey
 from host.amounts import parse_amount
 from host.context import Context
 from host.errors import UsageError

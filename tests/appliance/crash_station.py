@@ -8,11 +8,11 @@ import signal
 import sys
 from pathlib import Path
 
-from airgap.schemas.request import UR_TYPE
 from airgap.ur.ur import UR
 from appliance.card_files import read_card_file
 from appliance.ceremony import Ceremony
 from appliance.station import Station
+from custody.schemas.request import UR_TYPE
 from tests.appliance.kit import RecordingScreen
 
 

@@ -12,9 +12,6 @@ from airgap.camera.simulator import PROFILES, CameraSimulator
 from airgap.link_defaults import DEFAULT_MAX_FRAGMENT
 from airgap.qr.render import RenderSettings, render_frames
 from airgap.qr.sinks import write_png_folder
-from airgap.schemas.key_record import Algorithm, KeyRecord
-from airgap.schemas.request import UR_TYPE, Action, SpendRequest
-from airgap.schemas.vault import Asset, Rules, StationPolicy, VaultDefinition, VaultKey
 from airgap.ur.ur import UR, parts_for_message
 from appliance.card_files import read_card_file
 from appliance.cards import PresentedCard
@@ -22,6 +19,9 @@ from appliance.ceremony import Answer, Ceremony
 from appliance.key_ceremony import generate_key, initialise
 from appliance.policy_install import install_policy
 from appliance.station import Station
+from custody.schemas.key_record import Algorithm, KeyRecord
+from custody.schemas.request import UR_TYPE, Action, SpendRequest
+from custody.schemas.vault import Asset, Rules, StationPolicy, VaultDefinition, VaultKey
 from tests.appliance.conftest import token_uri
 
 T0 = 1_790_000_000  # 2026-09-22, a fixed start for every test clock

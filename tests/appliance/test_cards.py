@@ -7,7 +7,6 @@ from dataclasses import replace
 
 import pytest
 
-from airgap.errors import DecodeError
 from appliance.cards import (
     Card,
     CardSet,
@@ -21,6 +20,7 @@ from appliance.cards import (
     wipe,
 )
 from appliance.errors import CardError, NotEnoughCardsError, UsageError
+from custody.errors import SchemaError
 
 USER, SO = bytes(range(16)), bytes(range(16, 32))
 
@@ -87,9 +87,9 @@ def test_card_cbor_round_trip_and_strictness() -> None:
         station="s", set_id=b"x", threshold=2, count=2, user_secret=USER, so_secret=None
     )
     assert Card.from_cbor(without_so[0].to_cbor()).so_share is None
-    with pytest.raises(DecodeError):
+    with pytest.raises(SchemaError):
         Card.from_cbor(replace(cards[0], index=9).to_cbor())
-    with pytest.raises(DecodeError):
+    with pytest.raises(SchemaError):
         Card.from_cbor(cards[0].to_cbor() + b"\x00")
 
 

@@ -9,17 +9,17 @@ import cbor2
 import pytest
 
 from airgap.camera.frames import ImageFolderSource
-from airgap.policy.engine import Code
 from airgap.qr.decode import payloads_in_image
-from airgap.schemas.audit_log import EntryKind, verify_chain
-from airgap.schemas.bundle import SignedBundle
-from airgap.schemas.request import UR_TYPE, Announce, Cancel, Execute, RaiseLock, Rekey, Withdraw
-from airgap.schemas.response import REFUSAL_UR_TYPE, RESPONSE_UR_TYPE, Refusal, SignatureResponse
-from airgap.schemas.vault import VaultDefinition
 from airgap.ur.ur import UR
 from appliance.ceremony import Outcome, StationCode
 from appliance.policy_install import PolicyChangeError
 from appliance.run_loop import run
+from custody.policy.engine import Code
+from custody.schemas.audit_log import EntryKind, verify_chain
+from custody.schemas.bundle import SignedBundle
+from custody.schemas.request import UR_TYPE, Announce, Cancel, Execute, RaiseLock, Rekey, Withdraw
+from custody.schemas.response import REFUSAL_UR_TYPE, RESPONSE_UR_TYPE, Refusal, SignatureResponse
+from custody.schemas.vault import VaultDefinition
 from tests.appliance.conftest import requires_softhsm
 from tests.appliance.kit import (
     ALLOWED,
@@ -97,7 +97,7 @@ def test_an_approved_withdrawal_through_camera_frames(
         kinds = kinds[kinds.index(EntryKind.SCAN) :]
         assert kinds.index(EntryKind.REVIEW) < kinds.index(EntryKind.CARDS) < kinds.index(EntryKind.APPROVE)
     # A bundle of this one response satisfies the 1-of-2 vault.
-    from airgap.schemas.bundle import check_bundle
+    from custody.schemas.bundle import check_bundle
 
     assert check_bundle(vault, SignedBundle(request=request, responses=(response,)), now=clock()) == []
 

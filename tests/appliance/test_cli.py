@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from airgap.schemas.key_record import UR_TYPE, KeyRecord
 from appliance.cli import main
+from custody.schemas.key_record import UR_TYPE, KeyRecord
 from tests.appliance.conftest import requires_softhsm, token_uri
 
 pytestmark = [pytest.mark.hsm, requires_softhsm]

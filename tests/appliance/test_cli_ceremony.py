@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from airgap.schemas.audit_log import read_export
-from airgap.schemas.policy_toml import render_policy
-from airgap.schemas.request import Withdraw
-from airgap.schemas.response import SignatureResponse
 from appliance.cli import main
+from custody.schemas.audit_log import read_export
+from custody.schemas.policy_toml import render_policy
+from custody.schemas.request import Withdraw
+from custody.schemas.response import SignatureResponse
 from tests.appliance.conftest import requires_softhsm
 from tests.appliance.kit import (
     ALLOWED,

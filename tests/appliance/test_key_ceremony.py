@@ -8,8 +8,6 @@ from typing import Any
 
 import pytest
 
-from airgap.schemas.key_record import Algorithm, KeyRecord
-from airgap.schemas.signatures import verify_signature
 from appliance import station_state
 from appliance.card_files import read_card_file
 from appliance.cards import PinFormat, PresentedCard, check_cards, combine, pin_text
@@ -17,6 +15,8 @@ from appliance.errors import CardError, NotEnoughCardsError, PinIncorrectError, 
 from appliance.hsm.pkcs11_signer import Pkcs11Token
 from appliance.hsm.uri import parse
 from appliance.key_ceremony import custodian_session, generate_key, initialise, rotate_cards, selftest
+from custody.schemas.key_record import Algorithm, KeyRecord
+from custody.schemas.signatures import verify_signature
 from tests.appliance.conftest import requires_softhsm, token_uri
 
 pytestmark = [pytest.mark.hsm, requires_softhsm]

@@ -15,13 +15,13 @@ from pathlib import Path
 
 from airgap.qr.render import animation_frames
 from airgap.qr.sinks import write_png_folder
-from airgap.schemas.audit_log import GENESIS, AuditEntry, EntryKind, ExportHeader, export_bytes, make_entry
-from airgap.schemas.key_record import KeyRecord
-from airgap.schemas.request import SpendRequest
-from airgap.schemas.response import REFUSAL_UR_TYPE, RESPONSE_UR_TYPE, Refusal, SignatureResponse
 from airgap.ur.ur import UR
+from custody.schemas.audit_log import GENESIS, AuditEntry, EntryKind, ExportHeader, export_bytes, make_entry
+from custody.schemas.key_record import KeyRecord
+from custody.schemas.request import SpendRequest
+from custody.schemas.response import REFUSAL_UR_TYPE, RESPONSE_UR_TYPE, Refusal, SignatureResponse
 from host.cli import main
-from tests.airgap.schemas.fixtures import KEYS, T0, SoftKey
+from tests.custody.schemas.fixtures import KEYS, T0, SoftKey
 
 HOUR, DAY = 3600, 86400
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from airgap.schemas.vault import Asset
+from custody.schemas.vault import Asset
 from host.amounts import parse_amount
 from host.errors import UsageError
 

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from airgap.schemas.bundle import SignedBundle
-from airgap.schemas.policy_toml import compile_policy
-from airgap.schemas.request import SpendRequest
-from airgap.schemas.response import SignatureResponse
-from airgap.schemas.vault import StationPolicy, VaultDefinition
+from custody.schemas.bundle import SignedBundle
+from custody.schemas.policy_toml import compile_policy
+from custody.schemas.request import SpendRequest
+from custody.schemas.response import SignatureResponse
+from custody.schemas.vault import StationPolicy, VaultDefinition
 from host.registry import Registry
-from tests.airgap.schemas.fixtures import T0, SoftKey
+from tests.custody.schemas.fixtures import T0, SoftKey
 from tests.host.kit import (
     DAY,
     HOUR,
@@ -95,8 +95,8 @@ def test_enrol_shows_the_key_id_in_groups_and_refuses_a_clash(
 
 
 def test_enrol_by_scanning_the_station_key_qr(tmp_path: Path, fleet: list[FakeStation]) -> None:
-    from airgap.schemas.key_record import UR_TYPE
     from airgap.ur.ur import UR
+    from custody.schemas.key_record import UR_TYPE
 
     host = Host(tmp_path)
     folder = answer_frames([UR(UR_TYPE, fleet[2].record().to_cbor())], tmp_path / "frames")

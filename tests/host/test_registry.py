@@ -10,7 +10,7 @@ import pytest
 from host.errors import UsageError
 from host.migrations import MIGRATIONS
 from host.registry import Registry
-from tests.airgap.schemas.fixtures import KEYS, T0, request, vault
+from tests.custody.schemas.fixtures import KEYS, T0, request, vault
 
 
 def test_a_fresh_registry_is_at_the_latest_schema_and_reopens_unchanged(tmp_path: Path) -> None:
@@ -64,7 +64,7 @@ def test_a_row_altered_behind_the_tools_back_fails_to_load(tmp_path: Path) -> No
     db.execute("UPDATE requests SET body = substr(body, 1, length(body) - 1)")
     db.commit()
     db.close()
-    from airgap.errors import AirgapError
+    from custody.errors import CustodyError
 
-    with Registry(path) as reg, pytest.raises(AirgapError):
+    with Registry(path) as reg, pytest.raises(CustodyError):
         reg.requests()

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from airgap.schemas.request import Announce, Execute
+from custody.schemas.request import Announce, Execute
 from host.registry import RequestRow, ResponseRow, VaultRow
 from host.timeline import approvals_of, preflight, station_states, timeline
-from tests.airgap.schemas.fixtures import KEYS, RULES, T0, request, vault
+from tests.custody.schemas.fixtures import KEYS, RULES, T0, request, vault
 
 HOUR, DAY = 3600, 86400
 V = vault()

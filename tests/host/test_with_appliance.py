@@ -17,11 +17,11 @@ from airgap.camera.frames import ImageFolderSource
 from airgap.camera.simulator import PROFILES, CameraSimulator
 from airgap.qr.decode import payloads_in_image
 from airgap.qr.sinks import write_png_folder
-from airgap.schemas.policy_toml import load_policy_file
 from appliance.cli import export_qr
 from appliance.cli import main as appliance_main
 from appliance.policy_install import install_policy
 from appliance.run_loop import run
+from custody.schemas.policy_toml import load_policy_file
 from host.registry import Registry
 from tests.appliance.conftest import requires_softhsm, softhsm  # noqa: F401 - the fixture
 from tests.appliance.kit import HOUR, Clock, RecordingScreen, make_station

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from airgap.schemas.audit_log import read_export, verify_chain
-from airgap.schemas.bundle import SignedBundle
+from custody.schemas.audit_log import read_export, verify_chain
+from custody.schemas.bundle import SignedBundle
 from host.cli import main as host_main
 from tests.appliance.conftest import SOFTHSM_MODULE, requires_softhsm
 from tests.appliance.kit import T0

@@ -8,10 +8,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed, decode_dss_signature
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from airgap.schemas.key_record import Algorithm
-from airgap.schemas.signatures import SECP256K1_ORDER, SignatureError, verify_signature
 from appliance.errors import HsmError
 from appliance.hsm.encoding import normalize_low_s, public_key_from_ec_point, unwrap_ec_point
+from custody.schemas.key_record import Algorithm
+from custody.schemas.signatures import SECP256K1_ORDER, SignatureError, verify_signature
 
 
 def test_unwrap_der_octet_string_short_and_long_and_raw() -> None:

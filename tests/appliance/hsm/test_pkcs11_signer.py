@@ -11,8 +11,6 @@ import pkcs11.exceptions as pk
 import pytest
 from pkcs11 import Attribute, KeyType, Mechanism
 
-from airgap.schemas.key_record import Algorithm
-from airgap.schemas.signatures import SECP256K1_ORDER, verify_signature
 from appliance.errors import (
     KeyMissingError,
     KeyPolicyError,
@@ -27,6 +25,8 @@ from appliance.errors import (
 from appliance.hsm.encoding import EC_PARAMS
 from appliance.hsm.pkcs11_signer import Pkcs11Token, translate
 from appliance.hsm.uri import parse
+from custody.schemas.key_record import Algorithm
+from custody.schemas.signatures import SECP256K1_ORDER, verify_signature
 from tests.appliance.conftest import requires_softhsm
 
 pytestmark = [pytest.mark.hsm, requires_softhsm]

@@ -7,8 +7,8 @@ from dataclasses import replace
 
 import pytest
 
-from airgap.errors import AirgapError
-from airgap.schemas.audit_log import (
+from custody.errors import CustodyError
+from custody.schemas.audit_log import (
     GENESIS,
     AuditEntry,
     ExportHeader,
@@ -64,10 +64,10 @@ def test_export_round_trip_and_truncation() -> None:
     header, read = read_export(io.BytesIO(data))
     assert header.station == "s" and list(read) == entries
     _, short = read_export(io.BytesIO(data[:-10]))
-    with pytest.raises(AirgapError):
+    with pytest.raises(CustodyError):
         list(short)
     _, extra = read_export(io.BytesIO(data + b"\x00"))
-    with pytest.raises(AirgapError, match="after the last entry"):
+    with pytest.raises(CustodyError, match="after the last entry"):
         list(extra)
-    with pytest.raises(AirgapError):
+    with pytest.raises(CustodyError):
         read_export(io.BytesIO(b"\xff\x00"))

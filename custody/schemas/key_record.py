@@ -12,8 +12,8 @@ import hashlib
 from dataclasses import dataclass
 from enum import StrEnum
 
-from airgap.errors import SchemaError
-from airgap.schemas import strict
+from custody.errors import SchemaError
+from custody.schemas import strict
 
 UR_TYPE = "x-key-record"
 VERSION = 1

@@ -23,13 +23,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from airgap.errors import SchemaError
-from airgap.schemas import strict
-from airgap.schemas.digests import Tag, tagged_digest
-from airgap.schemas.key_record import Algorithm, parse_algorithm
-from airgap.schemas.request import REQUEST_ID_LEN
-from airgap.schemas.signatures import verify_signature
-from airgap.schemas.vault import check_vault_id
+from custody.errors import SchemaError
+from custody.schemas import strict
+from custody.schemas.digests import Tag, tagged_digest
+from custody.schemas.key_record import Algorithm, parse_algorithm
+from custody.schemas.request import REQUEST_ID_LEN
+from custody.schemas.signatures import verify_signature
+from custody.schemas.vault import check_vault_id
 
 RESPONSE_UR_TYPE = "x-signature-response"
 REFUSAL_UR_TYPE = "x-refusal"

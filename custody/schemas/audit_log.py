@@ -24,9 +24,9 @@ from typing import Any, BinaryIO
 
 import cbor2
 
-from airgap.errors import DecodeError, SchemaError
-from airgap.schemas import strict
-from airgap.schemas.digests import Tag
+from custody.errors import SchemaError
+from custody.schemas import strict
+from custody.schemas.digests import Tag
 
 EXPORT_UR_TYPE = "x-audit-export"
 EXPORT_VERSION = 1
@@ -154,14 +154,14 @@ def _entry(item: Any, number: int) -> AuditEntry:
 
 
 def read_export(stream: BinaryIO) -> tuple[ExportHeader, Iterator[AuditEntry]]:
-    """The header now, the entries lazily; malformed input raises DecodeError or SchemaError."""
+    """The header now, the entries lazily; malformed input raises SchemaError or SchemaError."""
     decoder = cbor2.CBORDecoder(stream, allow_indefinite=False, allow_duplicate_keys=False, max_depth=4)
 
     def item(what: str) -> Any:
         try:
             return decoder.decode()
         except (cbor2.CBORDecodeError, ValueError, TypeError, OverflowError, MemoryError) as exc:
-            raise DecodeError(f"audit export: {what} is not valid CBOR ({exc})") from None
+            raise SchemaError(f"audit export: {what} is not valid CBOR ({exc})") from None
 
     what = "audit export header"
     h = strict.fields(

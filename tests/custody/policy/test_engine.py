@@ -10,11 +10,11 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from airgap.policy.engine import EXPLANATIONS, Approve, Code, Refuse, decide, rekey_delay
-from airgap.policy.vault_state import Announcement, AnnouncementStatus, VaultState
-from airgap.schemas.request import Announce, Cancel, Execute, RaiseLock, Rekey, SpendRequest, Withdraw
-from airgap.schemas.vault import StationPolicy
-from tests.airgap.schemas.fixtures import KEYS, RULES, T0, request, vault
+from custody.policy.engine import EXPLANATIONS, Approve, Code, Refuse, decide, rekey_delay
+from custody.policy.vault_state import Announcement, AnnouncementStatus, VaultState
+from custody.schemas.request import Announce, Cancel, Execute, RaiseLock, Rekey, SpendRequest, Withdraw
+from custody.schemas.vault import StationPolicy
+from tests.custody.schemas.fixtures import KEYS, RULES, T0, request, vault
 
 HOUR, DAY = 3600, 86400
 NOW = T0 + 60

@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from airgap.errors import SchemaError
-from airgap.schemas import strict
-from airgap.schemas.digests import Tag, tagged_digest
-from airgap.schemas.vault import MAX_AMOUNT, MAX_KEYS, VaultKey, check_vault_id, keys_from_list, keys_to_list
+from custody.errors import SchemaError
+from custody.schemas import strict
+from custody.schemas.digests import Tag, tagged_digest
+from custody.schemas.vault import MAX_AMOUNT, MAX_KEYS, VaultKey, check_vault_id, keys_from_list, keys_to_list
 
 UR_TYPE = "x-spend-request"
 VERSION = 1

@@ -15,10 +15,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from airgap.errors import SchemaError
-from airgap.schemas import strict
-from airgap.schemas.digests import Tag, tagged_digest
-from airgap.schemas.key_record import Algorithm, key_id_for, parse_algorithm
+from custody.errors import SchemaError
+from custody.schemas import strict
+from custody.schemas.digests import Tag, tagged_digest
+from custody.schemas.key_record import Algorithm, key_id_for, parse_algorithm
 
 VAULT_UR_TYPE = "x-vault"
 POLICY_UR_TYPE = "x-station-policy"

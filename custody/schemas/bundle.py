@@ -11,12 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from airgap.errors import AirgapError, SchemaError
-from airgap.schemas import strict
-from airgap.schemas.request import Rekey, SpendRequest
-from airgap.schemas.response import SignatureResponse
-from airgap.schemas.signatures import SignatureError
-from airgap.schemas.vault import MAX_KEYS, VaultDefinition
+from custody.errors import CustodyError, SchemaError
+from custody.schemas import strict
+from custody.schemas.request import Rekey, SpendRequest
+from custody.schemas.response import SignatureResponse
+from custody.schemas.signatures import SignatureError
+from custody.schemas.vault import MAX_KEYS, VaultDefinition
 
 UR_TYPE = "x-signed-bundle"
 VERSION = 1
@@ -128,6 +128,6 @@ def parse_and_check(vault: VaultDefinition, data: bytes, *, now: int | None = No
     """``check_bundle`` on raw bytes, where bytes that do not parse are one more finding."""
     try:
         bundle = SignedBundle.from_cbor(data)
-    except AirgapError as exc:
+    except CustodyError as exc:
         return [Finding(Problem.TAMPERED, str(exc))]
     return check_bundle(vault, bundle, now=now)

@@ -16,8 +16,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed, encode_dss_signature
 
-from airgap.errors import AirgapError
-from airgap.schemas.key_record import Algorithm
+from custody.errors import CustodyError
+from custody.schemas.key_record import Algorithm
 
 SECP256K1_ORDER = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
@@ -40,7 +40,7 @@ def _public_key(
     return ec.EllipticCurvePublicKey.from_encoded_point(_CURVES[algorithm], public_key)
 
 
-class SignatureError(AirgapError):
+class SignatureError(CustodyError):
     """A signature does not verify, or is not in its one accepted form."""
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from airgap.schemas.policy_toml import (
+from custody.schemas.policy_toml import (
     PolicyFileError,
     compile_policy,
     format_duration,

@@ -14,10 +14,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from airgap.policy.vault_state import AnnouncementStatus, VaultState
-from airgap.schemas.policy_toml import format_duration
-from airgap.schemas.request import Announce, Cancel, Execute, RaiseLock, Rekey, SpendRequest, Withdraw
-from airgap.schemas.vault import VaultDefinition
+from custody.policy.vault_state import AnnouncementStatus, VaultState
+from custody.schemas.policy_toml import format_duration
+from custody.schemas.request import Announce, Cancel, Execute, RaiseLock, Rekey, SpendRequest, Withdraw
+from custody.schemas.vault import VaultDefinition
 
 #: A request may say it was created this far in the future (host and station clocks differ).
 CLOCK_SKEW_SECONDS = 300

@@ -12,7 +12,7 @@ from typing import Any
 
 import cbor2
 
-from airgap.errors import DecodeError, SchemaError
+from custody.errors import SchemaError
 
 #: Messages are small; anything larger is refused before it is parsed.
 MAX_MESSAGE_BYTES = 64 * 1024
@@ -31,7 +31,7 @@ def decode(data: bytes, *, what: str, max_bytes: int = MAX_MESSAGE_BYTES) -> Any
     try:
         value = decoder.decode()
     except (cbor2.CBORDecodeError, ValueError, TypeError, OverflowError) as exc:
-        raise DecodeError(f"{what}: not valid CBOR ({exc})") from None
+        raise SchemaError(f"{what}: not valid CBOR ({exc})") from None
     if stream.tell() != len(data):
         raise SchemaError(f"{what}: trailing bytes after the message")
     if encode(value) != data:

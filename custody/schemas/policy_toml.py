@@ -17,8 +17,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from airgap.errors import AirgapError, SchemaError
-from airgap.schemas.vault import StationPolicy, VaultDefinition
+from custody.errors import CustodyError, SchemaError
+from custody.schemas.vault import StationPolicy, VaultDefinition
 
 _UNITS = {"w": 7 * 86400, "d": 86400, "h": 3600, "m": 60, "s": 1}
 _DURATION = re.compile(r"(\d+)([wdhms])")
@@ -157,7 +157,7 @@ def compile_policy(text: str, source: str = "policy") -> StationPolicy:
             key_label=station["key_label"],
             key_id=_hex(station["key_id"], "station.key_id", fail),
         )
-    except AirgapError as exc:
+    except CustodyError as exc:
         raise fail(_blame(str(exc)), str(exc).split(": ", 1)[-1]) from None
 
 

@@ -6,9 +6,9 @@ from dataclasses import replace
 
 import pytest
 
-from airgap.schemas.bundle import Problem, SignedBundle, check_bundle, parse_and_check, required_signers
-from airgap.schemas.request import Rekey
-from tests.airgap.schemas.fixtures import KEYS, T0, SoftKey, request, vault
+from custody.schemas.bundle import Problem, SignedBundle, check_bundle, parse_and_check, required_signers
+from custody.schemas.request import Rekey
+from tests.custody.schemas.fixtures import KEYS, T0, SoftKey, request, vault
 
 
 def bundle_of(*signers: SoftKey, req=None) -> SignedBundle:  # type: ignore[no-untyped-def]

@@ -10,10 +10,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed, decode_dss_signature
 
-from airgap.schemas.key_record import Algorithm
-from airgap.schemas.request import SpendRequest, Withdraw
-from airgap.schemas.response import SignatureResponse
-from airgap.schemas.vault import Asset, Rules, VaultDefinition, VaultKey
+from custody.schemas.key_record import Algorithm
+from custody.schemas.request import SpendRequest, Withdraw
+from custody.schemas.response import SignatureResponse
+from custody.schemas.vault import Asset, Rules, VaultDefinition, VaultKey
 
 T0 = 1_790_000_000
 
