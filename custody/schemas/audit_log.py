@@ -9,7 +9,11 @@ caught.
 
 An export is a CBOR sequence (RFC 8742): a header map, then one array
 ``[seq, at, kind, body, prev, hash]`` per entry, read one item at a time so
-memory stays flat however long the log is.
+memory stays flat however long the log is. The header is the station's
+*signed head*: its name, the entry count, the head hash and its time, signed
+inside the HSM under the ``audit-head`` tag (never mistaken for a spend
+signature) with each of the station's keys. Cutting, re-chaining or replacing
+the entries therefore contradicts a head nobody without the HSM can forge.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import io
 import struct
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, BinaryIO
@@ -26,12 +30,15 @@ import cbor2
 
 from custody.errors import SchemaError
 from custody.schemas import strict
-from custody.schemas.digests import Tag
+from custody.schemas.digests import Tag, tagged_digest
+from custody.schemas.key_record import Algorithm
+from custody.schemas.signatures import SignatureError, verify_signature
 
 EXPORT_UR_TYPE = "x-audit-export"
-EXPORT_VERSION = 1
+EXPORT_VERSION = 2
 GENESIS = bytes(32)
 MAX_BODY = 32 * 1024
+MAX_HEAD_SIGNATURES = 64  # one per station key
 _PREFIX = bytes([len(Tag.AUDIT_ENTRY.value)]) + Tag.AUDIT_ENTRY.value
 _FRAME = struct.Struct(">32sQqB")
 
@@ -50,6 +57,7 @@ class EntryKind(StrEnum):
     RELEASED = "released"  # the response was shown; it will not be shown again
     REISSUE = "reissue"  # a response logged but never shown (a crash) is shown after all
     RECOVER = "recover"  # an unsealed tail checked and sealed after a crash
+    EXPORTED = "exported"  # the log was exported with a signed head: this entry is that head
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,17 +120,58 @@ def verify_chain(
     return ChainReport(count, head, expected_seq - 1, tuple(problems))
 
 
-@dataclass(frozen=True, slots=True)
-class ExportHeader:
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HeadSignature:
+    key_id: bytes
+    signature: bytes
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SignedHead:
+    """The station's word, signed in its HSM, on how long its log is and where it ends."""
+
     station: str
     count: int
     head: bytes
+    at: int
+    signatures: tuple[HeadSignature, ...] = ()
+
+    def statement_digest(self) -> bytes:
+        statement = {
+            "version": EXPORT_VERSION,
+            "station": self.station,
+            "count": self.count,
+            "head": self.head,
+            "at": self.at,
+        }
+        return tagged_digest(Tag.AUDIT_HEAD, strict.encode(statement))
+
+    def valid_signers(self, keys: Mapping[bytes, tuple[Algorithm, bytes]]) -> list[bytes]:
+        """The ids of ``keys`` (key id -> algorithm and public key) whose signature on the head holds."""
+        digest, valid = self.statement_digest(), []
+        for s in self.signatures:
+            key = keys.get(s.key_id)
+            if key is None:
+                continue
+            try:
+                verify_signature(key[0], key[1], digest, s.signature)
+            except SignatureError:
+                continue
+            valid.append(s.key_id)
+        return valid
 
     def to_map(self) -> dict[str, Any]:
-        return {"version": EXPORT_VERSION, "station": self.station, "count": self.count, "head": self.head}
+        return {
+            "version": EXPORT_VERSION,
+            "station": self.station,
+            "count": self.count,
+            "head": self.head,
+            "at": self.at,
+            "signatures": [{"key_id": s.key_id, "signature": s.signature} for s in self.signatures],
+        }
 
 
-def write_export(out: BinaryIO, header: ExportHeader, entries: Iterable[AuditEntry]) -> None:
+def write_export(out: BinaryIO, header: SignedHead, entries: Iterable[AuditEntry]) -> None:
     out.write(strict.encode(header.to_map()))
     write_entries(out, entries)
 
@@ -133,7 +182,7 @@ def write_entries(out: BinaryIO, entries: Iterable[AuditEntry]) -> None:
         out.write(cbor2.dumps([e.seq, e.at, e.kind, e.body, e.prev, e.hash]))
 
 
-def export_bytes(header: ExportHeader, entries: Iterable[AuditEntry]) -> bytes:
+def export_bytes(header: SignedHead, entries: Iterable[AuditEntry]) -> bytes:
     buffer = io.BytesIO()
     write_export(buffer, header, entries)
     return buffer.getvalue()
@@ -153,7 +202,22 @@ def _entry(item: Any, number: int) -> AuditEntry:
     return AuditEntry(seq, at, kind, body, prev, digest)
 
 
-def read_export(stream: BinaryIO) -> tuple[ExportHeader, Iterator[AuditEntry]]:
+def _head_signatures(value: list[Any], what: str) -> tuple[HeadSignature, ...]:
+    if len(value) > MAX_HEAD_SIGNATURES:
+        raise SchemaError(f"{what}: more than {MAX_HEAD_SIGNATURES} head signatures")
+    found = []
+    for item in value:
+        s = strict.fields(item, {"key_id": bytes, "signature": bytes}, what=f"{what} signature")
+        found.append(
+            HeadSignature(
+                key_id=strict.sized(s["key_id"], what=what, name="key_id", length=32),
+                signature=strict.sized(s["signature"], what=what, name="signature", length=64),
+            )
+        )
+    return tuple(found)
+
+
+def read_export(stream: BinaryIO) -> tuple[SignedHead, Iterator[AuditEntry]]:
     """The header now, the entries lazily; malformed input raises SchemaError or SchemaError."""
     decoder = cbor2.CBORDecoder(stream, allow_indefinite=False, allow_duplicate_keys=False, max_depth=4)
 
@@ -165,13 +229,17 @@ def read_export(stream: BinaryIO) -> tuple[ExportHeader, Iterator[AuditEntry]]:
 
     what = "audit export header"
     h = strict.fields(
-        item("the header"), {"version": int, "station": str, "count": int, "head": bytes}, what=what
+        item("the header"),
+        {"version": int, "station": str, "count": int, "head": bytes, "at": int, "signatures": list},
+        what=what,
     )
     strict.version(h["version"], EXPORT_VERSION, what=what)
-    header = ExportHeader(
+    header = SignedHead(
         station=strict.text(h["station"], what=what, name="station"),
         count=strict.natural(h["count"], what=what, name="count"),
         head=strict.sized(h["head"], what=what, name="head", length=32),
+        at=strict.timestamp(h["at"], what=what, name="at"),
+        signatures=_head_signatures(h["signatures"], what),
     )
 
     def entries() -> Iterator[AuditEntry]:

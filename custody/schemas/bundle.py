@@ -13,7 +13,7 @@ from enum import StrEnum
 
 from custody.errors import CustodyError, SchemaError
 from custody.schemas import strict
-from custody.schemas.request import Rekey, SpendRequest
+from custody.schemas.request import SpendRequest
 from custody.schemas.response import SignatureResponse
 from custody.schemas.signatures import SignatureError
 from custody.schemas.vault import MAX_KEYS, VaultDefinition
@@ -69,14 +69,6 @@ class SignedBundle:
         )
 
 
-def required_signers(vault: VaultDefinition, request: SpendRequest) -> int:
-    """M, except a rekey that declared fewer signers (and so waited out the penalty at each one)."""
-    action = request.action
-    if isinstance(action, Rekey) and action.declared_signers < vault.threshold:
-        return action.declared_signers
-    return vault.threshold
-
-
 def check_response(
     vault: VaultDefinition, request: SpendRequest, response: SignatureResponse
 ) -> Finding | None:
@@ -116,7 +108,9 @@ def check_bundle(vault: VaultDefinition, bundle: SignedBundle, *, now: int | Non
             findings.append(Finding(finding.problem, f"response {number}: {finding.text}"))
         else:
             signers.add(response.key_id)
-    need = required_signers(vault, request)
+    # M for every action, rekeys included: a rekey by fewer signers would rest its delay and the
+    # quorum's chance to cancel on the stations that chose to sign it (docs/vault-wide.md).
+    need = vault.threshold
     if len(signers) < need:
         findings.append(
             Finding(Problem.TOO_FEW, f"{len(signers)} valid distinct signature(s), {need} needed")

@@ -12,14 +12,16 @@ from enum import Enum
 
 
 class Tag(bytes, Enum):
-    SPEND_REQUEST = b"airgap/spend-request/v1"
-    SIGNATURE_RESPONSE = b"airgap/signature-response/v1"
+    SPEND_REQUEST = b"airgap/spend-request/v2"
+    REQUEST_HISTORY = b"airgap/request-history/v1"
+    SIGNATURE_RESPONSE = b"airgap/signature-response/v2"
     REFUSAL = b"airgap/refusal/v1"
     KEY_RECORD = b"airgap/key-record/v1"
     VAULT = b"airgap/vault/v1"
     STATION_POLICY = b"airgap/station-policy/v1"
     AUDIT_ENTRY = b"airgap/audit-entry/v1"
-    BUNDLE = b"airgap/signed-bundle/v1"
+    AUDIT_HEAD = b"airgap/audit-head/v1"
+    VAULT_COMMITMENT = b"airgap/vault-commitment/v1"
 
 
 def tagged_digest(tag: Tag, canonical: bytes) -> bytes:

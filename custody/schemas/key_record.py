@@ -91,8 +91,7 @@ class KeyRecord:
         for name in ("token_serial", "label", "station"):
             if not 0 < len(value[name]) <= 64 or not value[name].isprintable():
                 raise SchemaError(f"{what}: {name} must be 1 to 64 printable characters")
-        if value["created_at"] < 0:
-            raise SchemaError(f"{what}: creation time is negative")
+        strict.timestamp(value["created_at"], what=what, name="created_at")
         return cls(
             algorithm=algorithm,
             public_key=value["public_key"],

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from custody.errors import CustodyError, SchemaError
+from custody.schemas.vault import VERSION as VAULT_VERSION
 from custody.schemas.vault import StationPolicy, VaultDefinition
 
 _UNITS = {"w": 7 * 86400, "d": 86400, "h": 3600, "m": 60, "s": 1}
@@ -40,9 +41,10 @@ _SCHEMA: dict[str, dict[str, Any]] = {
     "vault.keys": {"station": str, "algorithm": str, "public_key": str},
     "rules": {
         "destinations": list,
+        "min_per_spend": int,
         "max_per_spend": int,
         "window_max": int,
-        "rekey_penalty": int,
+        "window_count": int,
         **dict.fromkeys(DURATIONS, (int, str)),
     },
     "station": {"key_label": str, "key_id": str},
@@ -132,9 +134,7 @@ def compile_policy(text: str, source: str = "policy") -> StationPolicy:
         raise fail("rules.destinations", "a destination is listed twice")
     rule_map: dict[str, Any] = {
         "destinations": sorted(dests),
-        "max_per_spend": rules["max_per_spend"],
-        "window_max": rules["window_max"],
-        "rekey_penalty": rules["rekey_penalty"],
+        **{name: rules[name] for name in ("min_per_spend", "max_per_spend", "window_max", "window_count")},
     }
     for name, field in DURATIONS.items():
         try:
@@ -142,7 +142,7 @@ def compile_policy(text: str, source: str = "policy") -> StationPolicy:
         except ValueError as exc:
             raise fail(f"rules.{name}", str(exc)) from None
     vault_map = {
-        "version": 1,
+        "version": VAULT_VERSION,
         "vault_id": vault["id"],
         "generation": vault["generation"],
         "asset": asset,
@@ -162,7 +162,10 @@ def compile_policy(text: str, source: str = "policy") -> StationPolicy:
 
 
 _BLAME = (  # most specific first: the first word found in a schema message picks the line
+    ("min_per_spend", "rules.min_per_spend"),
     ("max_per_spend", "rules.max_per_spend"),
+    ("window_count", "rules.window_count"),
+    ("quorums need not share", "vault.threshold"),
     ("window_max", "rules.window_max"),
     ("decimals", "vault.asset.decimals"),
     ("asset code", "vault.asset.code"),
@@ -172,7 +175,6 @@ _BLAME = (  # most specific first: the first word found in a schema message pick
     ("vault id", "vault.id"),
     ("generation", "vault.generation"),
     ("destination", "rules.destinations"),
-    ("penalty", "rules.rekey_penalty"),
     ("announce", "rules.announce_delay"),
     ("window_seconds", "rules.window"),
     ("max_request_lifetime", "rules.max_request_lifetime"),
@@ -239,13 +241,14 @@ def render_policy(policy: StationPolicy, comment: str = "") -> str:
     out += [f'  "{d}",' for d in r.destinations]
     out += [
         "]",
+        f"min_per_spend = {r.min_per_spend}  # {v.asset.format(r.min_per_spend)}",
         f"max_per_spend = {r.max_per_spend}  # {v.asset.format(r.max_per_spend)}",
         f"window_max = {r.window_max}  # {v.asset.format(r.window_max)}",
+        f"window_count = {r.window_count}  # withdrawals or announcements per window",
     ]
     for name, field in DURATIONS.items():
         out.append(f'{name} = "{format_duration(getattr(r, field))}"')
     out += [
-        f"rekey_penalty = {r.rekey_penalty}",
         "",
         "[station]",
         f'key_label = "{policy.key_label}"',

@@ -1,150 +1,60 @@
 """The spend request: what the host asks a station to sign, and the one thing custodians review.
 
-Each action is its own dataclass with its own parameters; the request holds
-one. Decoding refuses anything outside the schema, so the review screen can
-show every field the signature will cover, and nothing else exists.
+On the wire it is the core's fields with the history itself in place of its
+digest (``custody.schemas.history``); its digest is the core's, so a request
+and the core logged for it name each other.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any
 
 from custody.errors import SchemaError
 from custody.schemas import strict
-from custody.schemas.digests import Tag, tagged_digest
-from custody.schemas.vault import MAX_AMOUNT, MAX_KEYS, VaultKey, check_vault_id, keys_from_list, keys_to_list
+from custody.schemas.actions import (
+    REQUEST_ID_LEN,
+    Action,
+    ActionKind,
+    Announce,
+    Cancel,
+    Execute,
+    RaiseLock,
+    Rekey,
+    Transfer,
+    Withdraw,
+    action_from_map,
+)
+from custody.schemas.history import (
+    CORE_VERSION,
+    MAX_HISTORY,
+    HistoryEntry,
+    RequestCore,
+    check_history,
+    history_digest,
+    history_to_list,
+)
+
+__all__ = [
+    "MAX_REQUEST_BYTES",
+    "REQUEST_ID_LEN",
+    "UR_TYPE",
+    "Action",
+    "ActionKind",
+    "Announce",
+    "Cancel",
+    "Execute",
+    "RaiseLock",
+    "Rekey",
+    "SpendRequest",
+    "Transfer",
+    "Withdraw",
+]
 
 UR_TYPE = "x-spend-request"
-VERSION = 1
-REQUEST_ID_LEN = 16
-MAX_REQUEST_BYTES = 16 * 1024
-
-
-class ActionKind(StrEnum):
-    WITHDRAW = "withdraw"
-    ANNOUNCE = "announce"
-    EXECUTE = "execute"
-    CANCEL = "cancel"
-    REKEY = "rekey"
-    RAISE_LOCK = "raise-lock"
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Withdraw:
-    asset: str
-    amount: int
-    destination: str
-    kind = ActionKind.WITHDRAW
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Announce:
-    """The first phase of a two-phase withdrawal: the transfer is announced, then waits."""
-
-    asset: str
-    amount: int
-    destination: str
-    kind = ActionKind.ANNOUNCE
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Execute:
-    """The second phase: names the announcement and repeats its transfer, which must match."""
-
-    announce_id: bytes
-    asset: str
-    amount: int
-    destination: str
-    kind = ActionKind.EXECUTE
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Cancel:
-    announce_id: bytes
-    kind = ActionKind.CANCEL
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Rekey:
-    """A new key set and threshold. ``declared_signers`` below the current threshold is allowed,
-    with the rekey delay multiplied by the penalty once per missing signer."""
-
-    keys: tuple[VaultKey, ...]
-    threshold: int
-    declared_signers: int
-    kind = ActionKind.REKEY
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RaiseLock:
-    threshold: int
-    kind = ActionKind.RAISE_LOCK
-
-
-Action = Withdraw | Announce | Execute | Cancel | Rekey | RaiseLock
-Transfer = Withdraw | Announce | Execute
-
-
-def _transfer_fields(v: dict[str, Any], what: str) -> dict[str, Any]:
-    strict.text(v["asset"], what=what, name="asset", max_len=16)
-    strict.natural(v["amount"], what=what, name="amount", positive=True, limit=MAX_AMOUNT)
-    strict.text(v["destination"], what=what, name="destination", max_len=128)
-    return v
-
-
-def action_to_map(action: Action) -> dict[str, Any]:
-    if isinstance(action, Rekey):
-        params: dict[str, Any] = {
-            "keys": keys_to_list(action.keys),
-            "threshold": action.threshold,
-            "declared_signers": action.declared_signers,
-        }
-    elif isinstance(action, RaiseLock):
-        params = {"threshold": action.threshold}
-    elif isinstance(action, Cancel):
-        params = {"announce_id": action.announce_id}
-    else:
-        params = {"asset": action.asset, "amount": action.amount, "destination": action.destination}
-        if isinstance(action, Execute):
-            params["announce_id"] = action.announce_id
-    return {"kind": action.kind.value, "params": params}
-
-
-def action_from_map(value: Any, *, what: str) -> Action:
-    v = strict.fields(value, {"kind": str, "params": dict}, what=f"{what} action")
-    try:
-        kind = ActionKind(v["kind"])
-    except ValueError:
-        raise SchemaError(f"{what}: unknown action {v['kind']!r}") from None
-    what = f"{what} {kind.value}"
-    p = v["params"]
-    if kind in (ActionKind.WITHDRAW, ActionKind.ANNOUNCE):
-        t = _transfer_fields(
-            strict.fields(p, {"asset": str, "amount": int, "destination": str}, what=what), what
-        )
-        return (Withdraw if kind is ActionKind.WITHDRAW else Announce)(**t)
-    if kind is ActionKind.EXECUTE:
-        spec = {"announce_id": bytes, "asset": str, "amount": int, "destination": str}
-        t = _transfer_fields(strict.fields(p, spec, what=what), what)
-        strict.sized(t["announce_id"], what=what, name="announce_id", length=REQUEST_ID_LEN)
-        return Execute(**t)
-    if kind is ActionKind.CANCEL:
-        c = strict.fields(p, {"announce_id": bytes}, what=what)
-        return Cancel(announce_id=strict.sized(c["announce_id"], what=what, name="announce_id", length=16))
-    if kind is ActionKind.REKEY:
-        r = strict.fields(p, {"keys": list, "threshold": int, "declared_signers": int}, what=what)
-        keys = keys_from_list(r["keys"], what=what)
-        if not 1 <= r["threshold"] <= len(keys):
-            raise SchemaError(f"{what}: new threshold must be between 1 and {len(keys)}")
-        strict.natural(
-            r["declared_signers"], what=what, name="declared_signers", positive=True, limit=MAX_KEYS
-        )
-        return Rekey(keys=keys, threshold=r["threshold"], declared_signers=r["declared_signers"])
-    r = strict.fields(p, {"threshold": int}, what=what)
-    strict.natural(r["threshold"], what=what, name="threshold", positive=True, limit=MAX_KEYS)
-    return RaiseLock(threshold=r["threshold"])
+VERSION = CORE_VERSION
+#: A request with a full history of 64 entries fits; anything larger is refused before parsing.
+MAX_REQUEST_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -155,35 +65,33 @@ class SpendRequest:
     created_at: int
     expires_at: int
     action: Action
-    _bytes: bytes = field(default=b"", init=False, repr=False, compare=False)
+    history: tuple[HistoryEntry, ...] = ()
+    _core: RequestCore | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        what = "spend request"
-        strict.sized(self.request_id, what=what, name="request_id", length=REQUEST_ID_LEN)
-        check_vault_id(self.vault_id, what=what)
-        strict.sized(self.policy_digest, what=what, name="policy_digest", length=32)
-        strict.natural(self.created_at, what=what, name="created_at")
-        strict.natural(self.expires_at, what=what, name="expires_at")
-        if self.expires_at <= self.created_at:
-            raise SchemaError(f"{what}: expires_at must be after created_at")
-        object.__setattr__(self, "_bytes", strict.encode(self._to_map()))
+        check_history(self.history, what="spend request")
+        core = RequestCore(
+            request_id=self.request_id,
+            vault_id=self.vault_id,
+            policy_digest=self.policy_digest,
+            created_at=self.created_at,
+            expires_at=self.expires_at,
+            action=self.action,
+            history_digest=history_digest(self.history),
+        )
+        object.__setattr__(self, "_core", core)
 
-    def _to_map(self) -> dict[str, Any]:
-        return {
-            "version": VERSION,
-            "request_id": self.request_id,
-            "vault_id": self.vault_id,
-            "policy_digest": self.policy_digest,
-            "created_at": self.created_at,
-            "expires_at": self.expires_at,
-            "action": action_to_map(self.action),
-        }
-
-    def to_cbor(self) -> bytes:
-        return self._bytes
+    def core(self) -> RequestCore:
+        assert self._core is not None  # set in __post_init__
+        return self._core
 
     def digest(self) -> bytes:
-        return tagged_digest(Tag.SPEND_REQUEST, self._bytes)
+        return self.core().digest()
+
+    def to_cbor(self) -> bytes:
+        wire: dict[str, Any] = {**self.core().to_map(), "history": history_to_list(self.history)}
+        del wire["history_digest"]
+        return strict.encode(wire)
 
     @classmethod
     def from_cbor(cls, data: bytes) -> SpendRequest:
@@ -198,10 +106,13 @@ class SpendRequest:
                 "created_at": int,
                 "expires_at": int,
                 "action": dict,
+                "history": list,
             },
             what=what,
         )
         strict.version(v["version"], VERSION, what=what)
+        if len(v["history"]) > MAX_HISTORY:  # before parsing any of them
+            raise SchemaError(f"{what}: the history holds more than {MAX_HISTORY} entries")
         request = cls(
             request_id=v["request_id"],
             vault_id=v["vault_id"],
@@ -209,6 +120,10 @@ class SpendRequest:
             created_at=v["created_at"],
             expires_at=v["expires_at"],
             action=action_from_map(v["action"], what=what),
+            history=tuple(
+                HistoryEntry.from_map(e, what=f"{what} history entry {n}")
+                for n, e in enumerate(v["history"], 1)
+            ),
         )
         if request.to_cbor() != data:  # unreachable if the schema and encoder agree; cheap to be sure
             raise SchemaError(f"{what}: does not re-encode to the bytes received")

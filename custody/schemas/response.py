@@ -4,14 +4,17 @@
 digest. It signs the *statement*: the digest (tag ``signature-response``) of
 the response's canonical CBOR without its ``signature`` field. So one
 signature binds every field a verifier relies on: the request id and digest,
-the vault, the station, the key id and algorithm, and the audit position
-(``audit_seq`` and ``log_head``) at which the station logged its approval.
+the vault, the station, the key id and algorithm, and the station's signed
+audit head: the position (``audit_seq``, ``log_head``) and the time
+(``approved_at``, the station's clock) at which it logged its approval.
 Change any of them and the signature no longer verifies.
 
 The audit position is that of the station's ``approve`` entry, which is
 committed and sealed in the HSM *before* the HSM signs (the signature cannot
 cover a log head that includes itself); the entry recording the signature
-follows at ``audit_seq + 1``.
+follows at ``audit_seq + 1``. ``approved_at`` is what later requests use to
+place this signature in time (docs/vault-wide.md), and what the host checks
+against its own clock.
 
 Refusals are not signed: a station refuses before any custodian card is
 presented, so no HSM session exists. A refusal is information for the host,
@@ -25,15 +28,15 @@ from typing import Any
 
 from custody.errors import SchemaError
 from custody.schemas import strict
+from custody.schemas.actions import REQUEST_ID_LEN
 from custody.schemas.digests import Tag, tagged_digest
 from custody.schemas.key_record import Algorithm, parse_algorithm
-from custody.schemas.request import REQUEST_ID_LEN
 from custody.schemas.signatures import verify_signature
 from custody.schemas.vault import check_vault_id
 
 RESPONSE_UR_TYPE = "x-signature-response"
 REFUSAL_UR_TYPE = "x-refusal"
-VERSION = 1
+VERSION = 2
 MAX_TEXT = 512
 
 _RESPONSE_FIELDS: dict[str, type] = {
@@ -46,6 +49,7 @@ _RESPONSE_FIELDS: dict[str, type] = {
     "algorithm": str,
     "audit_seq": int,
     "log_head": bytes,
+    "approved_at": int,
     "signature": bytes,
 }
 
@@ -60,6 +64,7 @@ class SignatureResponse:
     algorithm: Algorithm
     audit_seq: int
     log_head: bytes
+    approved_at: int
     signature: bytes = b""
 
     def _unsigned_map(self) -> dict[str, Any]:
@@ -73,6 +78,7 @@ class SignatureResponse:
             "algorithm": self.algorithm.value,
             "audit_seq": self.audit_seq,
             "log_head": self.log_head,
+            "approved_at": self.approved_at,
         }
 
     def statement_digest(self) -> bytes:
@@ -98,6 +104,7 @@ class SignatureResponse:
         strict.sized(v["key_id"], what=what, name="key_id", length=32)
         strict.natural(v["audit_seq"], what=what, name="audit_seq", positive=True)
         strict.sized(v["log_head"], what=what, name="log_head", length=32)
+        strict.timestamp(v["approved_at"], what=what, name="approved_at")
         strict.sized(v["signature"], what=what, name="signature", length=64)
         algorithm = parse_algorithm(v["algorithm"], what=what)
         del v["version"]
@@ -158,6 +165,6 @@ class Refusal:
         strict.text(v["station"], what=what, name="station")
         strict.text(v["code"], what=what, name="code", max_len=32)
         strict.text(v["text"], what=what, name="text", max_len=MAX_TEXT)
-        strict.natural(v["at"], what=what, name="at")
+        strict.timestamp(v["at"], what=what, name="at")
         del v["version"]
         return cls(**v)

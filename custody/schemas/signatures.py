@@ -3,8 +3,12 @@
 Every signature covers a 32-byte digest. ECDSA signs it as a pre-hashed
 SHA-256 value (what raw ``CKM_ECDSA`` does in the HSM); Ed25519 signs the 32
 bytes as its message. Signatures travel as 64 raw bytes (r || s for ECDSA).
-secp256k1 signatures must be low-S, so each signature has exactly one
-accepted form.
+
+ECDSA signatures must be low-S on both curves, so each has exactly one
+accepted form: (r, s) and (r, n - s) both verify mathematically, and a
+malleated twin of a genuine answer must never count, nor make the genuine one
+look like a second signature. Chia's r1 member accepts high-S, so P-256
+needs the rule as much as secp256k1 does.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from custody.schemas.key_record import Algorithm
 
 SECP256K1_ORDER = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+ORDERS: dict[Algorithm, int] = {Algorithm.SECP256K1: SECP256K1_ORDER, Algorithm.P256: P256_ORDER}
 _CURVES: dict[Algorithm, ec.EllipticCurve] = {
     Algorithm.SECP256K1: ec.SECP256K1(),
     Algorithm.P256: ec.SECP256R1(),
@@ -56,10 +61,19 @@ def verify_signature(algorithm: Algorithm, public_key: bytes, digest: bytes, sig
             key.verify(signature, digest)
             return
         r, s = int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
-        if algorithm is Algorithm.SECP256K1 and s > SECP256K1_ORDER // 2:
-            raise SignatureError("secp256k1 signature is not low-S")
+        if s > ORDERS[algorithm] // 2:
+            raise SignatureError(f"{algorithm.value} signature is not low-S (its malleated twin)")
         key.verify(encode_dss_signature(r, s), digest, _PREHASHED)
     except InvalidSignature:
         raise SignatureError("signature does not verify against the public key") from None
     except ValueError as exc:
         raise SignatureError(f"malformed public key or signature: {exc}") from None
+
+
+def canonical_signature(algorithm: Algorithm, signature: bytes) -> bytes:
+    """The low-S form of an ECDSA r || s (Ed25519 as it is): compare signatures through this."""
+    order = ORDERS.get(algorithm)
+    if order is None or len(signature) != 64:
+        return signature
+    s = int.from_bytes(signature[32:], "big")
+    return signature[:32] + min(s, order - s).to_bytes(32, "big")

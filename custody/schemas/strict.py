@@ -80,6 +80,18 @@ def natural(value: int, *, what: str, name: str, positive: bool = False, limit: 
     return value
 
 
+#: The latest time any message may carry: 9999-12-31 23:59:59 UTC, the last second every date
+#: library can print. Without a bound, one far-future field crashes whoever renders it.
+MAX_TIME = 253_402_300_799
+
+
+def timestamp(value: int, *, what: str, name: str) -> int:
+    """Seconds since 1970 (UTC), from 1970 to the end of year 9999."""
+    if not 0 <= value <= MAX_TIME:
+        raise SchemaError(f"{what}: {name} must be a time between 1970 and the end of year 9999")
+    return value
+
+
 def version(value: int, expected: int, *, what: str) -> None:
     if value != expected:
         raise SchemaError(f"{what}: version {value} is not supported (expected {expected})")

@@ -22,14 +22,15 @@ from custody.schemas.key_record import Algorithm, key_id_for, parse_algorithm
 
 VAULT_UR_TYPE = "x-vault"
 POLICY_UR_TYPE = "x-station-policy"
-VERSION = 1
+VERSION = 2
 MAX_KEYS = 32
 MAX_DESTINATIONS = 256
 #: Amounts are integers in base units; 128 bits hold any real asset's supply.
 MAX_AMOUNT = 2**128 - 1
 #: Durations are seconds; a century is more than any rule needs.
 MAX_SECONDS = 100 * 366 * 86400
-MAX_PENALTY = 1000
+#: Withdrawals and announcements a window may hold; it also bounds how long a request's history is.
+MAX_WINDOW_COUNT = 32
 _ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-_.")
 
 
@@ -107,14 +108,15 @@ def keys_from_list(value: Any, *, what: str) -> tuple[VaultKey, ...]:
 
 _RULE_FIELDS: dict[str, type] = {
     "destinations": list,
+    "min_per_spend": int,
     "max_per_spend": int,
     "window_max": int,
+    "window_count": int,
     "window_seconds": int,
     "cooldown_seconds": int,
     "announce_delay_seconds": int,
     "announce_expiry_seconds": int,
     "rekey_delay_seconds": int,
-    "rekey_penalty": int,
     "max_request_lifetime_seconds": int,
 }
 
@@ -124,14 +126,15 @@ class Rules:
     """What every station enforces for the vault; see docs/policy.md for each rule's meaning."""
 
     destinations: tuple[str, ...]
+    min_per_spend: int  # against dust and 1-base-unit probes (the nanakusa pattern)
     max_per_spend: int
     window_max: int
+    window_count: int  # withdrawals and announcements per window, whatever their size
     window_seconds: int
     cooldown_seconds: int
     announce_delay_seconds: int  # 0: single-phase withdrawals; >0: announce, wait, execute
     announce_expiry_seconds: int  # how long an announcement stays executable once its delay is over
     rekey_delay_seconds: int
-    rekey_penalty: int  # the rekey delay is multiplied by this once per missing signer
     max_request_lifetime_seconds: int
 
     @property
@@ -154,17 +157,21 @@ class Rules:
             strict.text(d, what=what, name="destination", max_len=128)
         if len(set(dests)) != len(dests) or dests != sorted(dests):
             raise SchemaError(f"{what}: destinations must be sorted and distinct")
-        for name in ("max_per_spend", "window_max"):
+        for name in ("min_per_spend", "max_per_spend", "window_max"):
             strict.natural(v[name], what=what, name=name, positive=True, limit=MAX_AMOUNT)
+        if v["min_per_spend"] > v["max_per_spend"]:
+            raise SchemaError(f"{what}: min_per_spend exceeds max_per_spend")
         if v["max_per_spend"] > v["window_max"]:
             raise SchemaError(f"{what}: max_per_spend exceeds window_max")
+        strict.natural(
+            v["window_count"], what=what, name="window_count", positive=True, limit=MAX_WINDOW_COUNT
+        )
         for name in _RULE_FIELDS:
             if name.endswith("_seconds"):
                 positive = name in ("window_seconds", "max_request_lifetime_seconds")
                 strict.natural(v[name], what=what, name=name, positive=positive, limit=MAX_SECONDS)
         if v["announce_delay_seconds"] > 0 and v["announce_expiry_seconds"] == 0:
             raise SchemaError(f"{what}: a vault with an announce delay needs an announce expiry")
-        strict.natural(v["rekey_penalty"], what=what, name="rekey_penalty", positive=True, limit=MAX_PENALTY)
         return cls(**{**v, "destinations": tuple(dests)})
 
 
@@ -183,10 +190,28 @@ class VaultDefinition:
         check_vault_id(self.vault_id, what=what)
         if not 1 <= self.threshold <= len(self.keys):
             raise SchemaError(f"{what}: threshold {self.threshold} must be between 1 and {len(self.keys)}")
+        if not self.quorums_overlap:
+            rules, n = self.rules, len(self.keys)
+            if self.share(rules.window_count) < 1 or self.share(rules.window_max) < rules.min_per_spend:
+                raise SchemaError(
+                    f"{what}: with {self.threshold} of {n} two quorums need not share a station, so each "
+                    f"station may sign only {self.threshold}/{n} of the window's limits; this leaves it "
+                    "less than one minimum withdrawal. Raise the limits or the threshold."
+                )
         object.__setattr__(self, "_digest", tagged_digest(Tag.VAULT, self.to_cbor()))
 
     def digest(self) -> bytes:
         return self._digest
+
+    @property
+    def quorums_overlap(self) -> bool:
+        """Any two quorums share a station (2M > N), so the request's history can hide no spend."""
+        return 2 * self.threshold > len(self.keys)
+
+    def share(self, limit: int) -> int:
+        """A station's share of a window limit when quorums need not overlap: limit * M / N, rounded
+        down, so N stations' shares signed M times over add up to at most the limit."""
+        return limit * self.threshold // len(self.keys)
 
     def key(self, key_id: bytes) -> VaultKey | None:
         return next((k for k in self.keys if k.key_id == key_id), None)

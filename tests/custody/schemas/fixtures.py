@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import Prehashed, decode_ds
 from custody.schemas.key_record import Algorithm
 from custody.schemas.request import SpendRequest, Withdraw
 from custody.schemas.response import SignatureResponse
+from custody.schemas.signatures import canonical_signature
 from custody.schemas.vault import Asset, Rules, VaultDefinition, VaultKey
 
 T0 = 1_790_000_000
@@ -34,11 +35,14 @@ class SoftKey:
         return VaultKey(station=self.station, algorithm=Algorithm.P256, public_key=self.public)
 
     def sign(self, digest: bytes) -> bytes:
+        """Low-S, as the station's HSM adapter normalises it."""
         der = self.private.sign(digest, ec.ECDSA(Prehashed(hashes.SHA256())))
         r, s = decode_dss_signature(der)
-        return r.to_bytes(32, "big") + s.to_bytes(32, "big")
+        return canonical_signature(Algorithm.P256, r.to_bytes(32, "big") + s.to_bytes(32, "big"))
 
-    def respond(self, request: SpendRequest, *, audit_seq: int = 7, **overrides: Any) -> SignatureResponse:
+    def respond(
+        self, request: SpendRequest, *, audit_seq: int = 7, approved_at: int = T0, **overrides: Any
+    ) -> SignatureResponse:
         unsigned = SignatureResponse(
             request_id=request.request_id,
             request_digest=request.digest(),
@@ -48,6 +52,7 @@ class SoftKey:
             algorithm=Algorithm.P256,
             audit_seq=audit_seq,
             log_head=hashlib.sha256(b"head %d" % audit_seq).digest(),
+            approved_at=approved_at,
         )
         unsigned = replace(unsigned, **overrides)
         return replace(unsigned, signature=self.sign(unsigned.statement_digest()))
@@ -57,14 +62,15 @@ KEYS = [SoftKey(i, f"station-{i}") for i in range(1, 6)]
 
 RULES = Rules(
     destinations=("xch1dest",),
+    min_per_spend=1,
     max_per_spend=50,
     window_max=100,
+    window_count=10,
     window_seconds=86400,
     cooldown_seconds=3600,
     announce_delay_seconds=0,
     announce_expiry_seconds=0,
     rekey_delay_seconds=86400,
-    rekey_penalty=2,
     max_request_lifetime_seconds=3600,
 )
 

@@ -11,7 +11,8 @@ from custody.errors import CustodyError
 from custody.schemas.audit_log import (
     GENESIS,
     AuditEntry,
-    ExportHeader,
+    HeadSignature,
+    SignedHead,
     export_bytes,
     make_entry,
     read_export,
@@ -60,9 +61,9 @@ def test_a_rewritten_tail_still_chains_but_ends_on_another_head() -> None:
 
 def test_export_round_trip_and_truncation() -> None:
     entries = chain(30)
-    data = export_bytes(ExportHeader(station="s", count=30, head=entries[-1].hash), entries)
+    data = export_bytes(SignedHead(station="s", count=30, head=entries[-1].hash, at=1030), entries)
     header, read = read_export(io.BytesIO(data))
-    assert header.station == "s" and list(read) == entries
+    assert header.station == "s" and header.at == 1030 and list(read) == entries
     _, short = read_export(io.BytesIO(data[:-10]))
     with pytest.raises(CustodyError):
         list(short)
@@ -71,3 +72,22 @@ def test_export_round_trip_and_truncation() -> None:
         list(extra)
     with pytest.raises(CustodyError):
         read_export(io.BytesIO(b"\xff\x00"))
+
+
+def test_the_head_is_signed_under_its_own_tag_and_checked_per_key() -> None:
+    from tests.custody.schemas.fixtures import KEYS
+
+    entries = chain(3)
+    head = SignedHead(station="station-1", count=3, head=entries[-1].hash, at=1003)
+    signed = replace(
+        head,
+        signatures=(
+            HeadSignature(key_id=KEYS[0].vault_key.key_id, signature=KEYS[0].sign(head.statement_digest())),
+        ),
+    )
+    keys = {k.vault_key.key_id: (k.vault_key.algorithm, k.vault_key.public_key) for k in KEYS}
+    header, _ = read_export(io.BytesIO(export_bytes(signed, entries)))
+    assert header.valid_signers(keys) == [KEYS[0].vault_key.key_id]
+    for lie in (replace(header, count=2), replace(header, head=entries[0].hash), replace(header, at=1004)):
+        assert lie.valid_signers(keys) == []  # the head, count and time are all under the signature
+    assert header.valid_signers({KEYS[1].vault_key.key_id: keys[KEYS[1].vault_key.key_id]}) == []

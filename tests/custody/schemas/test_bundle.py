@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from custody.schemas.bundle import Problem, SignedBundle, check_bundle, parse_and_check, required_signers
+from custody.schemas.bundle import Problem, SignedBundle, check_bundle, parse_and_check
 from custody.schemas.request import Rekey
 from tests.custody.schemas.fixtures import KEYS, T0, SoftKey, request, vault
 
@@ -65,14 +65,17 @@ def test_every_flipped_byte_is_refused() -> None:
         assert parse_and_check(vault(), bytes(bad), now=T0), f"byte {position} flipped and still valid"
 
 
-def test_a_rekey_with_fewer_declared_signers_needs_only_those() -> None:
+def test_attack_1_a_rekey_signed_by_fewer_than_the_threshold_never_verifies() -> None:
+    """Issue 12, defect 1: one idle station's signature verified as 'rekey to 1 of 1' of a 3-of-5 vault.
+
+    A rekey needs the current threshold like every other action: its delay and the quorum's right to
+    cancel cannot rest on the stations that chose to sign it."""
     v = vault()
-    rekey = Rekey(keys=tuple(k.vault_key for k in KEYS[:3]), threshold=2, declared_signers=1)
+    rekey = Rekey(keys=(KEYS[1].vault_key,), threshold=1)
     req = request(v, action=rekey)
-    assert required_signers(v, req) == 1
-    assert check_bundle(v, bundle_of(KEYS[2], req=req)) == []
-    full = request(v, action=replace(rekey, declared_signers=4))
-    assert required_signers(v, full) == 3
+    for signers in ([KEYS[1]], KEYS[1:3]):
+        assert Problem.TOO_FEW in problems(check_bundle(v, bundle_of(*signers, req=req)))
+    assert check_bundle(v, bundle_of(*KEYS[1:4], req=req)) == []
 
 
 @pytest.mark.parametrize("count", [0, 33])

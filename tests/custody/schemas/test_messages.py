@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from custody.errors import CustodyError, SchemaError
 from custody.schemas import strict
 from custody.schemas.digests import Tag, tagged_digest
+from custody.schemas.history import MAX_HISTORY, HistoryEntry, RequestCore
 from custody.schemas.request import (
     Announce,
     Cancel,
@@ -26,14 +27,14 @@ from custody.schemas.request import (
 from custody.schemas.response import Refusal, SignatureResponse
 from custody.schemas.signatures import SignatureError
 from custody.schemas.vault import StationPolicy, VaultDefinition
-from tests.custody.schemas.fixtures import KEYS, request, vault
+from tests.custody.schemas.fixtures import KEYS, T0, request, vault
 
 ACTIONS = [
     Withdraw(asset="XCH", amount=10, destination="xch1dest"),
     Announce(asset="XCH", amount=2**100, destination="xch1dest"),
     Execute(announce_id=b"a" * 16, asset="XCH", amount=10, destination="xch1dest"),
     Cancel(announce_id=b"a" * 16),
-    Rekey(keys=tuple(k.vault_key for k in KEYS[:3]), threshold=2, declared_signers=1),
+    Rekey(keys=tuple(k.vault_key for k in KEYS[:3]), threshold=2),
     RaiseLock(threshold=4),
 ]
 
@@ -70,7 +71,10 @@ def _map(r: SpendRequest) -> dict[str, Any]:
         (lambda m: {**m, "created_at": str(m["created_at"])}, "must be int"),
         (lambda m: {**m, "created_at": True}, "must be int"),
         (lambda m: {**m, "request_id": b"short"}, "16 bytes"),
-        (lambda m: {**m, "version": 2}, "version 2"),
+        (lambda m: {**m, "version": 1}, "version 1"),
+        (lambda m: {**m, "expires_at": 10**12}, "end of year 9999"),
+        (lambda m: {**m, "expires_at": 2**63 - 1}, "end of year 9999"),
+        (lambda m: {**m, "history": [{"request": {}, "signatures": []}]}, "missing field"),
         (lambda m: {**m, "vault_id": "Cold Vault"}, "vault id"),
         (lambda m: {**m, "expires_at": m["created_at"]}, "after created_at"),
         (lambda m: {**m, "action": {"kind": "steal", "params": {}}}, "unknown action"),
@@ -114,7 +118,7 @@ def test_non_canonical_indefinite_duplicate_and_trailing_bytes_are_refused() -> 
     unsorted = cbor2.dumps(dict(reversed(list(cbor2.loads(good).items()))))
     with pytest.raises(SchemaError, match="canonical"):
         SpendRequest.from_cbor(unsorted)
-    long_int = good.replace(b"\x01", b"\x18\x01", 1)  # version 1 in a needlessly long form
+    long_int = good.replace(b"gversion\x02", b"gversion\x18\x02", 1)  # version 2 in a needlessly long form
     with pytest.raises(CustodyError):
         SpendRequest.from_cbor(long_int)
     with pytest.raises(SchemaError, match=r"indefinite|CBOR"):
@@ -124,7 +128,7 @@ def test_non_canonical_indefinite_duplicate_and_trailing_bytes_are_refused() -> 
     with pytest.raises(SchemaError, match="trailing"):
         SpendRequest.from_cbor(good + b"\x00")
     with pytest.raises(SchemaError, match="limit"):
-        SpendRequest.from_cbor(b"\x00" * 20000)
+        SpendRequest.from_cbor(b"\x00" * 70000)
 
 
 @settings(max_examples=300, deadline=None)
@@ -132,6 +136,7 @@ def test_non_canonical_indefinite_duplicate_and_trailing_bytes_are_refused() -> 
 def test_hostile_bytes_only_ever_raise_airgap_errors(data: bytes) -> None:
     for parse in (
         SpendRequest.from_cbor,
+        RequestCore.from_cbor,
         SignatureResponse.from_cbor,
         Refusal.from_cbor,
         VaultDefinition.from_cbor,
@@ -158,7 +163,7 @@ def test_any_flipped_byte_of_a_request_is_refused_or_changes_its_digest(position
 def test_digests_are_separated_by_kind() -> None:
     data = request().to_cbor()
     assert len({tagged_digest(tag, data) for tag in Tag}) == len(Tag)
-    assert request().digest() == tagged_digest(Tag.SPEND_REQUEST, data)
+    assert request().digest() == tagged_digest(Tag.SPEND_REQUEST, request().core().to_cbor())
 
 
 def test_the_response_signature_covers_every_field() -> None:
@@ -172,6 +177,7 @@ def test_the_response_signature_covers_every_field() -> None:
         "key_id": b"\xff" * 32,
         "audit_seq": response.audit_seq + 1,
         "log_head": b"\xff" * 32,
+        "approved_at": response.approved_at + 1,
     }
     assert {f.name for f in fields(SignatureResponse)} - set(changes) == {"algorithm", "signature"}
     for name, value in changes.items():
@@ -208,3 +214,69 @@ def test_strict_decoding_rejects_oversized_and_deep_input() -> None:
         strict.decode(b"\x81" * 100 + b"\x00", what="x")
     with pytest.raises(SchemaError, match="limit"):
         strict.decode(cbor2.dumps(b"x" * 70000), what="x")
+
+
+def _history_of(n: int) -> tuple[HistoryEntry, ...]:
+    from custody.policy.history import history_signature
+
+    entries = []
+    for i in range(n):
+        earlier = request(request_id=bytes([i]) * 16)
+        sig = history_signature(KEYS[i % 5].respond(earlier))
+        entries.append(HistoryEntry(request=earlier.core(), signatures=(sig,)))
+    return tuple(sorted(entries, key=lambda e: e.request.digest()))
+
+
+def test_a_request_carries_its_history_and_its_digest_covers_it() -> None:
+    history = _history_of(3)
+    r = replace(request(), history=history)
+    again = SpendRequest.from_cbor(r.to_cbor())
+    assert again == r and again.history == history
+    assert r.digest() != request().digest()  # the history is part of what every signer signs
+    assert r.core().history_digest != request().core().history_digest
+    assert RequestCore.from_cbor(r.core().to_cbor()).digest() == r.digest()
+
+
+def test_history_is_canonical_and_bounded() -> None:
+    history = _history_of(3)
+    with pytest.raises(SchemaError, match="sorted by request digest"):
+        replace(request(), history=tuple(reversed(history)))
+    with pytest.raises(SchemaError, match="sorted by request digest"):
+        replace(request(), history=(history[0], history[0]))
+    twin = HistoryEntry(
+        request=replace(request(request_id=history[0].request.request_id, created_at=T0 - 1)).core(),
+        signatures=(),
+    )
+    with pytest.raises(SchemaError, match="two versions"):
+        replace(request(), history=tuple(sorted((history[0], twin), key=lambda e: e.request.digest())))
+    too_many = {**_map(request()), "history": [{}] * (MAX_HISTORY + 1)}
+    with pytest.raises(SchemaError, match="more than 64"):
+        SpendRequest.from_cbor(cbor2.dumps(too_many, canonical=True))
+
+
+def test_attack_5_far_future_times_are_refused_by_the_schema() -> None:
+    """Issue 12, defect 5: expires_at = 10^12 crashed the review screen; 2^63-1 exited with no refusal."""
+    refusal = cbor2.loads(
+        Refusal(
+            request_id=b"", request_digest=b"", vault_id="", station="s", code="c", text="t", at=1
+        ).to_cbor()
+    )
+    for far in (10**12, 2**63 - 1):
+        with pytest.raises(SchemaError, match="end of year 9999"):
+            request(expires_at=far)
+        with pytest.raises(SchemaError, match="end of year 9999"):
+            Refusal.from_cbor(cbor2.dumps({**refusal, "at": far}, canonical=True))
+
+
+def test_attack_6_a_malleated_p256_signature_does_not_verify() -> None:
+    """Issue 12, defect 6: the twin (r, n - s) of a genuine P-256 answer was accepted."""
+    from custody.schemas.signatures import P256_ORDER, canonical_signature
+
+    response = KEYS[0].respond(request())
+    response.verify(KEYS[0].public)
+    s = int.from_bytes(response.signature[32:], "big")
+    assert s <= P256_ORDER // 2
+    twin = replace(response, signature=response.signature[:32] + (P256_ORDER - s).to_bytes(32, "big"))
+    with pytest.raises(SignatureError, match="low-S"):
+        twin.verify(KEYS[0].public)
+    assert canonical_signature(twin.algorithm, twin.signature) == response.signature

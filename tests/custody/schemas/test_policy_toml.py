@@ -45,8 +45,10 @@ def line_of(text: str, needle: str) -> int:
     ("old", "new", "needle", "message"),
     [
         ('cooldown = "30d"', 'cooldown = "30 days"', "cooldown =", "not a duration"),
-        ("rekey_penalty = 2", 'rekey_penalty = "2"', "rekey_penalty", "must be int"),
-        ("rekey_penalty = 2", "rekey_penalty = 2\nrekey_penalti = 3", "rekey_penalti", "unknown setting"),
+        ("window_count = 3", 'window_count = "3"', "window_count", "must be int"),
+        ("window_count = 3", "window_count = 3\nwindow_cuont = 3", "window_cuont", "unknown setting"),
+        ("window_count = 3", "window_count = 33", "window_count", "window_count"),
+        ("min_per_spend = 100_000", "min_per_spend = 6_000_000", "min_per_spend", "exceeds max_per_spend"),
         ("threshold = 3", "threshold = 6", "threshold = 6", "threshold 6"),
         ("decimals = 12", "decimals = 31", "decimals = 31", "decimals"),
         ("max_per_spend = 5_000", "max_per_spend = 50_000", "max_per_spend", "exceeds window_max"),

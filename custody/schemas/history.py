@@ -1,0 +1,192 @@
+"""The signed part of a request, and the vault's history that every request carries.
+
+**Why a request carries history.** A vault is signed by rotating quorums, so
+no station sees every spend. Each request therefore carries the vault's
+recent requests with the signatures the host holds for them; the stations
+verify and count them (``custody.policy.history``) and refuse a history that
+leaves out a request they signed themselves. docs/vault-wide.md has the
+argument for why that makes the vault's limits hold whichever quorums sign.
+
+**What a signature covers.** The request's digest is taken over its *core*:
+every field, with the history replaced by the history's digest. So the
+history is part of what every signer signs, yet an entry in a later history
+holds only the earlier request's core, never its own history: sizes do not
+grow from one request to the next.
+
+An entry's signatures are the earlier responses cut to what cannot be
+recomputed (key, approval time, audit position, signature); the rest of each
+response follows from the core and the vault's record of the key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from custody.errors import SchemaError
+from custody.schemas import strict
+from custody.schemas.actions import REQUEST_ID_LEN, Action, action_from_map, action_to_map
+from custody.schemas.digests import Tag, tagged_digest
+from custody.schemas.vault import MAX_KEYS, check_vault_id
+
+CORE_VERSION = 2
+#: Entries a history may hold. The policy's per-window count bounds how many spends fall in a
+#: window; this bounds what a hostile host can make a station verify.
+MAX_HISTORY = 64
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RequestCore:
+    """A request as its signers sign it: the history is present only as its digest."""
+
+    request_id: bytes
+    vault_id: str
+    policy_digest: bytes  # the vault definition's digest, as the host believes it
+    created_at: int
+    expires_at: int
+    action: Action
+    history_digest: bytes
+    _bytes: bytes = field(default=b"", init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        what = "request"
+        strict.sized(self.request_id, what=what, name="request_id", length=REQUEST_ID_LEN)
+        check_vault_id(self.vault_id, what=what)
+        strict.sized(self.policy_digest, what=what, name="policy_digest", length=32)
+        strict.timestamp(self.created_at, what=what, name="created_at")
+        strict.timestamp(self.expires_at, what=what, name="expires_at")
+        if self.expires_at <= self.created_at:
+            raise SchemaError(f"{what}: expires_at must be after created_at")
+        strict.sized(self.history_digest, what=what, name="history_digest", length=32)
+        object.__setattr__(self, "_bytes", strict.encode(self.to_map()))
+
+    def to_map(self) -> dict[str, Any]:
+        return {
+            "version": CORE_VERSION,
+            "request_id": self.request_id,
+            "vault_id": self.vault_id,
+            "policy_digest": self.policy_digest,
+            "created_at": self.created_at,
+            "expires_at": self.expires_at,
+            "action": action_to_map(self.action),
+            "history_digest": self.history_digest,
+        }
+
+    def to_cbor(self) -> bytes:
+        return self._bytes
+
+    def digest(self) -> bytes:
+        """The request digest: what every signature response names."""
+        return tagged_digest(Tag.SPEND_REQUEST, self._bytes)
+
+    @classmethod
+    def from_map(cls, value: Any, *, what: str) -> RequestCore:
+        v = strict.fields(
+            value,
+            {
+                "version": int,
+                "request_id": bytes,
+                "vault_id": str,
+                "policy_digest": bytes,
+                "created_at": int,
+                "expires_at": int,
+                "action": dict,
+                "history_digest": bytes,
+            },
+            what=what,
+        )
+        strict.version(v["version"], CORE_VERSION, what=what)
+        return cls(
+            request_id=v["request_id"],
+            vault_id=v["vault_id"],
+            policy_digest=v["policy_digest"],
+            created_at=v["created_at"],
+            expires_at=v["expires_at"],
+            action=action_from_map(v["action"], what=what),
+            history_digest=v["history_digest"],
+        )
+
+    @classmethod
+    def from_cbor(cls, data: bytes) -> RequestCore:
+        return cls.from_map(strict.decode(data, what="request core"), what="request core")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HistorySignature:
+    """One station's signature response on an earlier request, without what the core implies."""
+
+    key_id: bytes
+    approved_at: int
+    audit_seq: int
+    log_head: bytes
+    signature: bytes
+
+    def to_map(self) -> dict[str, Any]:
+        return {
+            "key_id": self.key_id,
+            "approved_at": self.approved_at,
+            "audit_seq": self.audit_seq,
+            "log_head": self.log_head,
+            "signature": self.signature,
+        }
+
+    @classmethod
+    def from_map(cls, value: Any, *, what: str) -> HistorySignature:
+        v = strict.fields(
+            value,
+            {"key_id": bytes, "approved_at": int, "audit_seq": int, "log_head": bytes, "signature": bytes},
+            what=what,
+        )
+        strict.sized(v["key_id"], what=what, name="key_id", length=32)
+        strict.timestamp(v["approved_at"], what=what, name="approved_at")
+        strict.natural(v["audit_seq"], what=what, name="audit_seq", positive=True)
+        strict.sized(v["log_head"], what=what, name="log_head", length=32)
+        strict.sized(v["signature"], what=what, name="signature", length=64)
+        return cls(**v)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HistoryEntry:
+    """An earlier request of the vault and the signatures the host holds for it (maybe none)."""
+
+    request: RequestCore
+    signatures: tuple[HistorySignature, ...]
+
+    def __post_init__(self) -> None:
+        ids = [s.key_id for s in self.signatures]
+        if len(ids) > MAX_KEYS or ids != sorted(set(ids)):
+            raise SchemaError(
+                f"history entry {self.request.request_id.hex()[:8]}: signatures must be sorted by key "
+                f"and distinct, at most {MAX_KEYS}"
+            )
+
+    def to_map(self) -> dict[str, Any]:
+        return {"request": self.request.to_map(), "signatures": [s.to_map() for s in self.signatures]}
+
+    @classmethod
+    def from_map(cls, value: Any, *, what: str) -> HistoryEntry:
+        v = strict.fields(value, {"request": dict, "signatures": list}, what=what)
+        return cls(
+            request=RequestCore.from_map(v["request"], what=f"{what} request"),
+            signatures=tuple(HistorySignature.from_map(s, what=f"{what} signature") for s in v["signatures"]),
+        )
+
+
+def check_history(history: tuple[HistoryEntry, ...], *, what: str) -> None:
+    """One canonical form per set of entries: sorted by request digest, each request once."""
+    if len(history) > MAX_HISTORY:
+        raise SchemaError(f"{what}: the history holds {len(history)} entries, more than {MAX_HISTORY}")
+    digests = [e.request.digest() for e in history]
+    if digests != sorted(set(digests)):
+        raise SchemaError(f"{what}: history entries must be sorted by request digest, each once")
+    ids = [e.request.request_id for e in history]
+    if len(set(ids)) != len(ids):
+        raise SchemaError(f"{what}: the history holds two versions of one request id")
+
+
+def history_to_list(history: tuple[HistoryEntry, ...]) -> list[dict[str, Any]]:
+    return [e.to_map() for e in history]
+
+
+def history_digest(history: tuple[HistoryEntry, ...]) -> bytes:
+    return tagged_digest(Tag.REQUEST_HISTORY, strict.encode(history_to_list(history)))
