@@ -42,6 +42,17 @@ class ScanStats:
 
 
 @dataclass(frozen=True, slots=True)
+class Unreadable:
+    """Input that looked like a UR and could not be read, with how many times it came in one scan.
+
+    Never acted on; shown and logged, so junk on the link is seen, not
+    silently dropped."""
+
+    reason: str
+    count: int = 1
+
+
+@dataclass(frozen=True, slots=True)
 class ScanResult:
     ur: UR | None
     stats: ScanStats
@@ -99,28 +110,28 @@ def messages(
     decode_image: ImageDecoder = payloads_in_image,
     idle_timeout: float | None = None,
     on_progress: Callable[[Progress], None] | None = None,
-) -> Iterator[UR | DecodeError]:
+) -> Iterator[UR | Unreadable]:
     """Every message in a stream of frames, in turn, until the frames end or go idle.
 
     An animation left looping on a screen is yielded once, not once per
     loop. A message that can never complete (bad checksum, over a cap) is
-    yielded as its error and scanning goes on, so one bad sender does not
-    end a sitting.
+    yielded as Unreadable and scanning goes on, so one bad sender does not
+    end a sitting; so are parts that never parsed (each reason once per scan,
+    with its count), which the decoder skips without stopping.
     """
     stream = iter(frames)
     last: bytes | None = None
     while True:
+        decoder = new_decoder()
         try:
             result = scan(
-                stream,
-                new_decoder(),
-                decode_image=decode_image,
-                timeout=idle_timeout,
-                on_progress=on_progress,
+                stream, decoder, decode_image=decode_image, timeout=idle_timeout, on_progress=on_progress
             )
         except DecodeError as exc:
-            yield exc
+            yield from (Unreadable(reason, count) for reason, count in decoder.errors.items())
+            yield Unreadable(str(exc))
             continue
+        yield from (Unreadable(reason, count) for reason, count in decoder.errors.items())
         if result.ur is None:
             return
         if result.ur.cbor != last:

@@ -16,7 +16,7 @@ from typing import Any
 from appliance.errors import StationStateError
 from custody.errors import CustodyError
 from custody.schemas.audit_log import GENESIS, AuditEntry, EntryKind, make_entry
-from custody.schemas.request import SpendRequest
+from custody.schemas.history import RequestCore
 from custody.schemas.response import SignatureResponse
 
 FILE_NAME = "audit.db"
@@ -156,10 +156,10 @@ class _Transaction:
         self._db.execute("COMMIT" if kind is None else "ROLLBACK")
 
 
-def approved_request(entry: AuditEntry) -> SpendRequest:
-    """The request an ``approve`` entry approved."""
+def approved_request(entry: AuditEntry) -> RequestCore:
+    """The request an ``approve`` entry approved: its core (the history is committed by its digest)."""
     try:
-        return SpendRequest.from_cbor(entry.fields()["request"])
+        return RequestCore.from_cbor(entry.fields()["request"])
     except (CustodyError, KeyError, TypeError) as exc:
         raise StationStateError(
             f"audit entry {entry.seq}: approval does not hold a valid request ({exc})"

@@ -133,6 +133,11 @@ class Ceremony:
         self.station.log(EntryKind.SCAN, {"error": detail[:300]}, now)
         return self._present(self._refuse(None, StationCode.MALFORMED, detail[:300], now))
 
+    def log_repeats(self, detail: str, count: int) -> None:
+        """Unreadable input seen again ``count`` times after it was refused: one entry, not ``count``."""
+        self.screen.say(f"unreadable input repeated {count} more time(s): {detail[:300]}")
+        self.station.log(EntryKind.SCAN, {"error": detail[:300], "repeats": count}, self.station.clock())
+
     def _handle(self, ur: UR) -> Answer:
         station, now = self.station, self.station.clock()
         try:
@@ -264,7 +269,7 @@ class Ceremony:
                 return self._refuse(request, verdict.code, verdict.text, now, sealed)
             approval = sealed.log(
                 EntryKind.APPROVE,
-                {"request": request.to_cbor(), "request_digest": digest},
+                {"request": request.core().to_cbor(), "request_digest": digest},
                 now,
                 vault=vault_id,
                 request_digest=digest,
@@ -279,6 +284,7 @@ class Ceremony:
             algorithm=key.algorithm,
             audit_seq=approval.seq,
             log_head=approval.hash,
+            approved_at=approval.at,
         )
         response = replace(unsigned, signature=sealed.session.sign(key, unsigned.statement_digest()))
         entry = station.log(

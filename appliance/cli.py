@@ -27,21 +27,15 @@ import argparse
 import getpass
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TextIO
 
 from airgap.errors import AirgapError
-from appliance.cards import PresentedCard
 from appliance.clock import Clock, system_clock
-from appliance.errors import ApplianceError, UsageError
-from appliance.hsm.uri import Pkcs11Uri
+from appliance.console import Console
+from appliance.errors import ApplianceError
 from custody.errors import CustodyError
-from custody.schemas.key_record import UR_TYPE as KEY_RECORD_UR_TYPE
-from custody.schemas.key_record import Algorithm, KeyRecord
-
-if TYPE_CHECKING:
-    from appliance.screen import TerminalScreen
+from custody.schemas.key_record import Algorithm
 
 EPILOG = """exit codes: 0 ok, 1 bad input, 2 usage, 10 HSM, 11 module missing, 12 token missing,
 13 key missing, 14 mechanism unsupported, 15 PIN incorrect, 16 PIN locked, 17 token removed,
@@ -82,6 +76,8 @@ def _add_approve(p: argparse.ArgumentParser) -> None:
 
 
 def create_parser() -> argparse.ArgumentParser:
+    from appliance.commands import audit, keys, signing
+
     parser = argparse.ArgumentParser(
         prog="appliance",
         description="The signing station: HSM keys gated by k-of-n custodian cards.",
@@ -119,7 +115,7 @@ def create_parser() -> argparse.ArgumentParser:
         help="keep N hex characters of the card secret in the PIN (16 to 32; Nitrokey HSM 2: 16)",
     )
     _add_state(p)
-    p.set_defaults(func=cmd_init)
+    p.set_defaults(func=keys.cmd_init)
 
     p = sub.add_parser(
         "keygen",
@@ -134,7 +130,7 @@ def create_parser() -> argparse.ArgumentParser:
     p.add_argument("--algorithm", required=True, choices=[a.value for a in Algorithm])
     p.add_argument("--out", type=Path, required=True, metavar="RECORD.cbor")
     _add_state(p)
-    p.set_defaults(func=cmd_keygen)
+    p.set_defaults(func=keys.cmd_keygen)
 
     p = sub.add_parser(
         "export-key",
@@ -148,7 +144,7 @@ def create_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, metavar="RECORD.cbor")
     p.add_argument("--qr-out", type=Path, metavar="DIR|X.gif|X.mp4")
     _add_state(p)
-    p.set_defaults(func=cmd_export_key)
+    p.set_defaults(func=keys.cmd_export_key)
 
     p = sub.add_parser("cards", help="custodian card ceremonies", epilog=EPILOG)
     cards_sub = p.add_subparsers(dest="cards_command", required=True, metavar="COMMAND")
@@ -164,7 +160,7 @@ def create_parser() -> argparse.ArgumentParser:
     r.add_argument("--custodians", type=int, metavar="N")
     r.add_argument("--threshold", type=int, metavar="K")
     _add_state(r)
-    r.set_defaults(func=cmd_cards_rotate)
+    r.set_defaults(func=keys.cmd_cards_rotate)
 
     p = sub.add_parser("policy", help="install, show and compile vault policies", epilog=EPILOG)
     policy_sub = p.add_subparsers(dest="policy_command", required=True, metavar="COMMAND")
@@ -183,7 +179,7 @@ def create_parser() -> argparse.ArgumentParser:
     _add_cards(r)
     _add_approve(r)
     _add_state(r)
-    r.set_defaults(func=cmd_policy_install)
+    r.set_defaults(func=signing.cmd_policy_install)
     r = policy_sub.add_parser(
         "compile",
         help="check a TOML policy and print its digest (or write its CBOR)",
@@ -192,10 +188,10 @@ def create_parser() -> argparse.ArgumentParser:
     )
     r.add_argument("policy", type=Path, metavar="POLICY.toml")
     r.add_argument("--out", type=Path, metavar="POLICY.cbor")
-    r.set_defaults(func=cmd_policy_compile)
+    r.set_defaults(func=signing.cmd_policy_compile)
     r = policy_sub.add_parser("show", help="list the installed policies", epilog=EPILOG)
     _add_state(r)
-    r.set_defaults(func=cmd_policy_show)
+    r.set_defaults(func=signing.cmd_policy_show)
 
     p = sub.add_parser(
         "run",
@@ -228,21 +224,24 @@ def create_parser() -> argparse.ArgumentParser:
         help="decode frames in this process (default: an isolated, memory-limited child)",
     )
     _add_state(p)
-    p.set_defaults(func=cmd_run)
+    p.set_defaults(func=signing.cmd_run)
 
     p = sub.add_parser("audit", help="export and verify the audit log", epilog=EPILOG)
     audit_sub = p.add_subparsers(dest="audit_command", required=True, metavar="COMMAND")
     r = audit_sub.add_parser(
         "export",
         help="write the log as a file and/or animated QR for the host",
-        description="Write the whole audit log (a CBOR sequence: header, then one entry per item) to "
-        "--out, and/or as animated UR QR frames (--qr-out) for the host to scan with 'host audit'.",
+        description="With k cards: check the log against the HSM seal (a restored or rewritten database is "
+        "refused), log the export, sign its head inside the HSM with every station key, and write the "
+        "whole log (a CBOR sequence: the signed head, then one entry per item) to --out, and/or as "
+        "animated UR QR frames (--qr-out) for the host to scan with 'host audit'.",
         epilog=EPILOG,
     )
+    _add_cards(r)
     r.add_argument("--out", type=Path, metavar="LOG.cbor")
     r.add_argument("--qr-out", type=Path, metavar="DIR|X.gif|X.mp4")
     _add_state(r)
-    r.set_defaults(func=cmd_audit_export)
+    r.set_defaults(func=audit.cmd_audit_export)
     r = audit_sub.add_parser(
         "verify",
         help="check the hash chain of the log (or of an export)",
@@ -252,7 +251,7 @@ def create_parser() -> argparse.ArgumentParser:
     )
     r.add_argument("--file", type=Path, metavar="LOG.cbor", help="an export instead of the station database")
     _add_state(r)
-    r.set_defaults(func=cmd_audit_verify)
+    r.set_defaults(func=audit.cmd_audit_verify)
 
     p = sub.add_parser(
         "selftest",
@@ -263,370 +262,8 @@ def create_parser() -> argparse.ArgumentParser:
     )
     _add_cards(p)
     _add_state(p)
-    p.set_defaults(func=cmd_selftest)
+    p.set_defaults(func=keys.cmd_selftest)
     return parser
-
-
-class Console:
-    """The operator's terminal: output, prompts, and prompts without echo."""
-
-    def __init__(
-        self,
-        out: TextIO,
-        ask: Callable[[str], str],
-        ask_secret: Callable[[str], str],
-        clock: Clock = system_clock,
-    ) -> None:
-        self.out = out
-        self.ask = ask
-        self.ask_secret = ask_secret
-        self.clock = clock
-
-    def say(self, text: str) -> None:
-        self.out.write(text + "\n")
-        self.out.flush()
-
-
-def collect_cards(args: argparse.Namespace, console: Console, needed: int) -> list[PresentedCard]:
-    from appliance.card_files import read_card_file, read_typed_card
-
-    presented = [read_card_file(path) for path in args.card]
-    if args.scan_cards:
-        presented += scan_cards(args.scan_cards, needed - len(presented), console)
-    if args.type_cards:
-        while len(presented) < needed:
-            console.say(f"Card {len(presented) + 1} of the {needed} needed (empty number to stop).")
-            typed = read_typed_card(console.ask, console.ask_secret)
-            if typed.claimed_index is None and typed.card is None:
-                break
-            presented.append(typed)
-    if not presented:
-        raise UsageError("no cards given: use --card FILE (repeat), --type-cards or --scan-cards")
-    return presented
-
-
-def scan_cards(source_spec: str, wanted: int, console: Console) -> list[PresentedCard]:
-    """Read card QR codes from a camera or folder until ``wanted`` distinct cards were seen."""
-    from airgap.camera.frames import open_source
-    from airgap.qr.decode import payloads_in_image
-    from appliance.card_files import card_from_payloads
-
-    found: dict[int, PresentedCard] = {}
-    source = open_source(source_spec)
-    try:
-        for frame in source.frames():
-            if frame.image is None:
-                continue
-            offered = card_from_payloads(payloads_in_image(frame.image), None)
-            if offered.card is not None and offered.card.index not in found:
-                found[offered.card.index] = offered
-                console.say(f"scanned card {offered.card.index}")
-                if len(found) >= wanted:
-                    break
-    finally:
-        source.close()
-    return list(found.values())
-
-
-def _check_uri(args: argparse.Namespace) -> Pkcs11Uri | None:
-    """The --token-uri given, after checking it names the station's own token."""
-    from appliance import station_state
-    from appliance.hsm.uri import parse
-
-    if args.token_uri is None:
-        return None
-    given = parse(args.token_uri)
-    if given.token_part() != parse(station_state.load(args.state).token_uri).token_part():
-        raise UsageError("--token-uri differs from the token this station was initialised with")
-    return given
-
-
-def _threshold(args: argparse.Namespace) -> int:
-    from appliance import station_state
-
-    return station_state.load(args.state).card_set.threshold
-
-
-def cmd_init(args: argparse.Namespace, console: Console) -> int:
-    from appliance.cards import PinFormat
-    from appliance.hsm.uri import parse
-    from appliance.key_ceremony import initialise
-
-    def current_pin() -> str:
-        if args.current_pin_file is not None:
-            return str(args.current_pin_file.read_text().strip())
-        return console.ask_secret("Current user PIN of the token being adopted (not shown): ")
-
-    station = args.station or parse(args.token_uri).token or "station"
-    result = initialise(
-        uri_text=args.token_uri,
-        station=station,
-        custodians=args.custodians,
-        threshold=args.threshold,
-        cards_out=args.cards_out,
-        state_dir=args.state,
-        current_pin=current_pin,
-        pin_format=PinFormat(args.pin_prefix, args.pin_chars),
-        now=console.clock(),
-    )
-    how = "created and initialised" if result.created_token else "adopted"
-    cs = result.state.card_set
-    console.say(f"token {how}; a fresh random user PIN was set (never shown)")
-    console.say(
-        f"{cs.count} custodian cards written to {args.cards_out} (any {cs.threshold} open the station)"
-    )
-    console.say("print them, hand one to each custodian, then delete the files")
-    console.say(f"station state: {args.state}")
-    return 0
-
-
-def cmd_keygen(args: argparse.Namespace, console: Console) -> int:
-    from appliance.key_ceremony import generate_key
-
-    _check_uri(args)
-    presented = collect_cards(args, console, _threshold(args))
-    record = generate_key(
-        args.state, presented, label=args.label, algorithm=Algorithm(args.algorithm), now=console.clock()
-    )
-    args.out.write_bytes(record.to_cbor())
-    console.say(f"generated {record.algorithm.value} key {record.label!r} inside token {record.token_serial}")
-    console.say(f"key id: {record.key_id.hex()}")
-    console.say(f"key record written to {args.out}")
-    return 0
-
-
-def cmd_export_key(args: argparse.Namespace, console: Console) -> int:
-    from appliance import station_state
-
-    record = station_state.load(args.state).keys.get(args.label)
-    if record is None:
-        raise UsageError(f"this station has no key labelled {args.label!r}")
-    if args.out is None and args.qr_out is None:
-        raise UsageError("say where to export: --out FILE and/or --qr-out DIR|X.gif|X.mp4")
-    if args.out is not None:
-        args.out.write_bytes(record.to_cbor())
-        console.say(f"key record written to {args.out}")
-    if args.qr_out is not None:
-        count = export_qr(record, args.qr_out)
-        console.say(f"{count} QR frames written to {args.qr_out}")
-    console.say(f"key id: {record.key_id.hex()}  (compare it with the host's screen)")
-    return 0
-
-
-def export_qr(record: KeyRecord, out: Path) -> int:
-    """The key record as animated UR QR frames, the way the host scans it at enrolment."""
-    from airgap.link_defaults import DEFAULT_FPS, DEFAULT_MAX_FRAGMENT
-    from airgap.qr.render import animation_frames
-    from airgap.qr.sinks import write_animation
-    from airgap.ur.ur import UR
-
-    frames = animation_frames(UR(KEY_RECORD_UR_TYPE, record.to_cbor()), DEFAULT_MAX_FRAGMENT)
-    write_animation(frames, out, DEFAULT_FPS)
-    return len(frames)
-
-
-def cmd_cards_rotate(args: argparse.Namespace, console: Console) -> int:
-    from appliance.key_ceremony import rotate_cards
-
-    _check_uri(args)
-    presented = collect_cards(args, console, _threshold(args))
-    card_set, _ = rotate_cards(
-        args.state,
-        presented,
-        cards_out=args.cards_out,
-        custodians=args.custodians,
-        threshold=args.threshold,
-        now=console.clock(),
-    )
-    console.say("new random PIN set; the previous cards are retired and will be refused")
-    console.say(
-        f"{card_set.count} new cards written to {args.cards_out} (any {card_set.threshold} open the station)"
-    )
-    return 0
-
-
-def cmd_selftest(args: argparse.Namespace, console: Console) -> int:
-    from appliance.key_ceremony import selftest
-
-    key_uri = _check_uri(args)
-    presented = collect_cards(args, console, _threshold(args))
-    rows = selftest(args.state, presented, key_uri)
-    console.say(f"{'label':<20} {'algorithm':<10} {'key id':<17} {'attributes':<11} signature")
-    for row in rows:
-        console.say(
-            f"{row.label:<20} {row.algorithm:<10} {row.key_id:<17} {row.attributes:<11} {row.signature}"
-        )
-    console.say(f"selftest passed: {len(rows)} key(s)")
-    return 0
-
-
-def _screen(args: argparse.Namespace, console: Console, **options: object) -> TerminalScreen:
-    from appliance.screen import TerminalScreen
-
-    return TerminalScreen(console.out, ask=console.ask, auto_confirm=bool(args.approve_with_cards), **options)  # type: ignore[arg-type]
-
-
-def _card_provider(args: argparse.Namespace, console: Console) -> Callable[[int], list[PresentedCard]]:
-    from appliance.card_files import read_card_file
-
-    if args.approve_with_cards:
-        return lambda needed: [read_card_file(path) for path in args.approve_with_cards]
-    return lambda needed: collect_cards(args, console, needed)
-
-
-def cmd_policy_install(args: argparse.Namespace, console: Console) -> int:
-    from appliance.policy_install import install_policy
-    from appliance.station import Station
-    from custody.schemas.policy_toml import load_policy_file
-
-    _check_uri(args)
-    policy = load_policy_file(args.policy)
-    authorization = args.authorization.read_bytes() if args.authorization else None
-    with Station(args.state, clock=console.clock) as station:
-        cards = _card_provider(args, console)(station.state.card_set.threshold)
-        entry = install_policy(
-            station, policy, cards, screen=_screen(args, console), authorization=authorization
-        )
-    console.say(f"policy for vault {policy.vault.vault_id!r} installed and sealed (audit entry {entry.seq})")
-    console.say(f"policy digest: {policy.digest().hex()}")
-    console.say(f"vault digest:  {policy.vault.digest().hex()}  (what requests must name)")
-    return 0
-
-
-def cmd_policy_compile(args: argparse.Namespace, console: Console) -> int:
-    from custody.schemas.policy_toml import load_policy_file
-
-    policy = load_policy_file(args.policy)
-    if args.out is not None:
-        args.out.write_bytes(policy.to_cbor())
-        console.say(f"compiled policy written to {args.out}")
-    console.say(
-        f"vault {policy.vault.vault_id!r} generation {policy.vault.generation}: "
-        f"{policy.vault.threshold} of {len(policy.vault.keys)}"
-    )
-    console.say(f"policy digest: {policy.digest().hex()}")
-    console.say(f"vault digest:  {policy.vault.digest().hex()}")
-    return 0
-
-
-def cmd_policy_show(args: argparse.Namespace, console: Console) -> int:
-    from appliance import policy_store
-
-    vaults = policy_store.installed(args.state)
-    if not vaults:
-        console.say("no policies installed")
-    for vault_id in vaults:
-        policy = policy_store.load(args.state, vault_id)
-        v = policy.vault
-        console.say(
-            f"{vault_id}: generation {v.generation}, {v.threshold} of {len(v.keys)}, "
-            f"key {policy.key_label!r}, digest {policy.digest().hex()[:16]}"
-        )
-    return 0
-
-
-def cmd_run(args: argparse.Namespace, console: Console) -> int:
-    from contextlib import ExitStack
-
-    from airgap.camera.frames import open_source
-    from airgap.qr.decode import payloads_in_image
-    from airgap.qr.isolated import IsolatedDecoder
-    from airgap.scan import ImageDecoder, ProgressBar
-    from appliance.ceremony import Ceremony, Outcome
-    from appliance.run_loop import run
-    from appliance.station import Station
-
-    _check_uri(args)
-    if not (args.approve_with_cards or args.card or args.type_cards or args.scan_cards):
-        raise UsageError(
-            "say how cards are presented: --type-cards, --scan-cards, --card or --approve-with-cards"
-        )
-    screen = _screen(args, console, answers=args.answers, show=args.show)
-    bar = ProgressBar(sys.stderr)
-    with ExitStack() as stack:
-        station = stack.enter_context(Station(args.state, clock=console.clock))
-        source = open_source(args.source)
-        stack.callback(source.close)
-        decode_image: ImageDecoder = payloads_in_image
-        if not args.in_process_decoder:
-            decode_image = stack.enter_context(IsolatedDecoder())
-        ceremony = Ceremony(station, screen=screen, cards=_card_provider(args, console))
-        console.say(f"station {station.state.station}: scanning {args.source} for spend requests")
-        summary = run(
-            ceremony,
-            source,
-            decode_image=decode_image,
-            max_requests=args.max_requests,
-            idle_timeout=args.timeout,
-            on_progress=bar,
-        )
-        bar.finish()
-    counts = {o: sum(a.outcome is o for a in summary.answers) for o in Outcome}
-    console.say(
-        f"done: {counts[Outcome.SIGNED]} signed, {counts[Outcome.REFUSED]} refused, "
-        f"{counts[Outcome.REISSUED]} shown again, {summary.unreadable} unreadable"
-    )
-    return 0
-
-
-def cmd_audit_export(args: argparse.Namespace, console: Console) -> int:
-    from appliance import station_state
-    from appliance.audit_store import AuditStore
-    from custody.schemas.audit_log import ExportHeader, export_bytes
-
-    if args.out is None and args.qr_out is None:
-        raise UsageError("say where to export: --out FILE and/or --qr-out DIR|X.gif|X.mp4")
-    name = station_state.load(args.state).station
-    with AuditStore(args.state) as store:
-        seq, head, _ = store.head()
-        data = export_bytes(ExportHeader(station=name, count=seq, head=head), store.entries())
-    if args.out is not None:
-        args.out.write_bytes(data)
-        console.say(f"{seq} entries written to {args.out}")
-    if args.qr_out is not None:
-        count = export_audit_qr(data, args.qr_out)
-        console.say(f"{count} QR frames written to {args.qr_out}")
-    console.say(f"log head: {head.hex()} at entry {seq}")
-    return 0
-
-
-def export_audit_qr(data: bytes, out: Path) -> int:
-    import cbor2
-
-    from airgap.link_defaults import DEFAULT_FPS, WEBCAM_MAX_FRAGMENT
-    from airgap.qr.render import animation_frames
-    from airgap.qr.sinks import write_animation
-    from airgap.ur.ur import UR
-    from custody.schemas.audit_log import EXPORT_UR_TYPE
-
-    # One CBOR byte string holds the export (itself a CBOR sequence), as a UR payload must be one item.
-    frames = animation_frames(UR(EXPORT_UR_TYPE, cbor2.dumps(data)), WEBCAM_MAX_FRAGMENT)
-    write_animation(frames, out, DEFAULT_FPS)
-    return len(frames)
-
-
-def cmd_audit_verify(args: argparse.Namespace, console: Console) -> int:
-    from appliance.audit_store import AuditStore
-    from custody.schemas.audit_log import read_export, verify_chain
-
-    if args.file is not None:
-        with args.file.open("rb") as stream:
-            header, entries = read_export(stream)
-            report = verify_chain(entries)
-        if report.ok and (report.head != header.head or report.last_seq != header.count):
-            report = replace(report, problems=("the header's head or count does not match the entries",))
-        source = f"{args.file} (station {header.station})"
-    else:
-        with AuditStore(args.state) as store:
-            report = verify_chain(store.entries())
-        source = str(args.state)
-    for problem in report.problems:
-        console.say(f"problem: {problem}")
-    if not report.ok:
-        console.say(f"{source}: the audit log's chain is BROKEN ({report.count} entries read)")
-        return 31
-    console.say(f"{source}: {report.count} entries, chain intact, head {report.head.hex()}")
-    return 0
 
 
 def main(
@@ -637,12 +274,13 @@ def main(
     ask: Callable[[str], str] = input,
     ask_secret: Callable[[str], str] = getpass.getpass,
     clock: Clock = system_clock,
+    stdin: TextIO | None = None,
 ) -> int:
     """The command line; ``clock`` is the station's clock (the demo and tests run on a simulated one)."""
     out = out or sys.stdout
     err = err or sys.stderr
     args = create_parser().parse_args(argv)
-    console = Console(out, ask, ask_secret, clock)
+    console = Console(out, ask, ask_secret, clock, stdin)
     try:
         code: int = args.func(args, console)
     except ApplianceError as exc:

@@ -96,13 +96,20 @@ def policy_lines(policy: StationPolicy, why: str) -> list[str]:
     lines += [f"key            {k.station} {k.algorithm.value} id {k.key_id.hex()[:16]}" for k in v.keys]
     lines += [f"destination    {d}" for d in r.destinations]
     lines += [
-        f"per spend      {v.asset.format(r.max_per_spend)}",
-        f"window         {v.asset.format(r.window_max)} per {format_duration(r.window_seconds)}",
+        f"per spend      {v.asset.format(r.min_per_spend)} to {v.asset.format(r.max_per_spend)}",
+        f"window         {v.asset.format(r.window_max)} and {r.window_count} withdrawal(s) "
+        f"per {format_duration(r.window_seconds)}",
+        "limits         "
+        + (
+            "vault-wide: any two quorums share a station, so the history each request carries shows all"
+            if v.quorums_overlap
+            else f"this station's share, {v.threshold}/{len(v.keys)} of each window limit: quorums "
+            "need not share a station"
+        ),
         f"cooldown       {format_duration(r.cooldown_seconds)}",
         f"announce       delay {format_duration(r.announce_delay_seconds)}, "
         f"then executable for {format_duration(r.announce_expiry_seconds)}",
-        f"rekey          delay {format_duration(r.rekey_delay_seconds)}, "
-        f"x{r.rekey_penalty} per missing signer",
+        f"rekey          delay {format_duration(r.rekey_delay_seconds)}, all {v.threshold} signatures",
         f"request life   at most {format_duration(r.max_request_lifetime_seconds)}",
         f"policy digest  {policy.digest().hex()}",
         f"change         {why}",

@@ -58,6 +58,7 @@ class Station:
         return self.store.append(kind, fields, now, vault=vault, request_digest=request_digest)
 
     def vault_state(self, vault_id: str) -> VaultState:
+        """The vault as this station's log knows it: approvals, every installed definition, times."""
         voided = voided_approvals(self.store)
         approvals = [
             (e.at, approved_request(e))
@@ -70,19 +71,13 @@ class Station:
             approvals,
             installed_at=installs[0].at if installs else None,
             clock_floor=self.store.head()[2],
+            definitions=[_logged_policy(e).vault for e in installs],
         )
 
     def logged_policy(self, vault_id: str) -> StationPolicy | None:
         """The policy as last installed, from the log (not from the file on disk)."""
         installs = self.store.vault_entries(vault_id, EntryKind.POLICY_INSTALLED)
-        if not installs:
-            return None
-        try:
-            return StationPolicy.from_cbor(installs[-1].fields()["policy"])
-        except (CustodyError, KeyError, TypeError) as exc:  # unreadable: the log was tampered with
-            raise StationStateError(
-                f"audit entry {installs[-1].seq}: logged policy is unreadable ({exc})"
-            ) from None
+        return _logged_policy(installs[-1]) if installs else None
 
     def check_cards(self, presented: Sequence[PresentedCard], now: int) -> list[Card]:
         """The cards against their commitments (no HSM touched); accepted or refused, it is logged."""
@@ -107,6 +102,13 @@ class Station:
                 yield sealed
         finally:
             wipe(secret)
+
+
+def _logged_policy(entry: AuditEntry) -> StationPolicy:
+    try:
+        return StationPolicy.from_cbor(entry.fields()["policy"])
+    except (CustodyError, KeyError, TypeError) as exc:  # unreadable: the log was tampered with
+        raise StationStateError(f"audit entry {entry.seq}: logged policy is unreadable ({exc})") from None
 
 
 class SealedSession:

@@ -25,6 +25,9 @@ _SEQ_RE = re.compile(r"([1-9][0-9]{0,9})-([1-9][0-9]{0,9})")
 DEFAULT_MAX_MESSAGE_LEN = 4 * 1024 * 1024
 #: With fragments of a few hundred bytes, 4 MiB needs well under 16384 parts.
 DEFAULT_MAX_SEQ_LEN = 16384
+#: Distinct reasons for unreadable parts a decoder remembers; the rest are counted under one.
+MAX_DISTINCT_ERRORS = 16
+OTHER_ERRORS = "other unreadable UR parts"
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,6 +225,7 @@ class URDecoder:
         self._invalid = 0
         self._last_status: ReceiveStatus | None = None
         self._last_error: str | None = None
+        self._errors: dict[str, int] = {}
 
     @property
     def result(self) -> UR | None:
@@ -257,6 +261,8 @@ class URDecoder:
         except DecodeError as exc:
             self._invalid += 1
             self._last_error = str(exc)
+            reason = self._last_error if len(self._errors) < MAX_DISTINCT_ERRORS else OTHER_ERRORS
+            self._errors[reason] = self._errors.get(reason, 0) + 1
             return ReceiveStatus.INVALID
         if not self._accepts_type(parsed.type):
             self._foreign += 1
@@ -286,6 +292,11 @@ class URDecoder:
             self._result = UR(parsed.type, self._fountain.result)
             return ReceiveStatus.COMPLETE
         return ReceiveStatus.NEW if part_status is PartStatus.NEW else ReceiveStatus.DUPLICATE
+
+    @property
+    def errors(self) -> dict[str, int]:
+        """Why parts that looked like URs were unreadable, each reason with how often it came."""
+        return dict(self._errors)
 
     @property
     def progress(self) -> Progress:

@@ -7,7 +7,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from appliance.errors import HsmError
 from custody.schemas.key_record import Algorithm
-from custody.schemas.signatures import SECP256K1_ORDER
+from custody.schemas.signatures import canonical_signature
 
 #: DER-encoded curve OIDs for CKA_EC_PARAMS.
 EC_PARAMS: dict[Algorithm, bytes] = {
@@ -51,11 +51,8 @@ def public_key_from_ec_point(algorithm: Algorithm, attribute: bytes) -> bytes:
     return key.public_bytes(Encoding.X962, PublicFormat.CompressedPoint)
 
 
-def normalize_low_s(signature: bytes) -> bytes:
-    """secp256k1 r || s with s in the lower half of the order (s and n - s both verify)."""
+def normalize_low_s(algorithm: Algorithm, signature: bytes) -> bytes:
+    """ECDSA r || s with s in the lower half of the curve's order (s and n - s both verify)."""
     if len(signature) != 64:
         raise HsmError(f"ECDSA signature must be 64 bytes, the HSM gave {len(signature)}")
-    s = int.from_bytes(signature[32:], "big")
-    if s > SECP256K1_ORDER // 2:
-        s = SECP256K1_ORDER - s
-    return signature[:32] + s.to_bytes(32, "big")
+    return canonical_signature(algorithm, signature)

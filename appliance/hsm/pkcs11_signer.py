@@ -379,7 +379,7 @@ class Pkcs11Session:
             signature = bytes(private.sign(digest, mechanism=_SIGN_MECHANISM[key.algorithm]))
         except pk.PKCS11Error as exc:
             raise translate(exc, f"signing with {key.label!r}") from exc
-        return normalize_low_s(signature) if key.algorithm is Algorithm.SECP256K1 else signature
+        return signature if key.algorithm is Algorithm.ED25519 else normalize_low_s(key.algorithm, signature)
 
     @staticmethod
     def _verify_chunk(key: KeyInfo, digests: Sequence[bytes], signatures: Sequence[bytes]) -> None:

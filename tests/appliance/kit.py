@@ -15,12 +15,15 @@ from airgap.qr.sinks import write_png_folder
 from airgap.ur.ur import UR, parts_for_message
 from appliance.card_files import read_card_file
 from appliance.cards import PresentedCard
-from appliance.ceremony import Answer, Ceremony
+from appliance.ceremony import Answer, Ceremony, Outcome
 from appliance.key_ceremony import generate_key, initialise
 from appliance.policy_install import install_policy
 from appliance.station import Station
+from custody.policy.history import history_signature
+from custody.schemas.history import HistoryEntry
 from custody.schemas.key_record import Algorithm, KeyRecord
 from custody.schemas.request import UR_TYPE, Action, SpendRequest
+from custody.schemas.response import SignatureResponse
 from custody.schemas.vault import Asset, Rules, StationPolicy, VaultDefinition, VaultKey
 from tests.appliance.conftest import token_uri
 
@@ -70,15 +73,44 @@ class RecordingScreen:
 
 
 @dataclass
+class Ledger:
+    """What an honest host holds: every request signed so far, with its signatures.
+
+    Requests built through it carry all of them as their vault history, as
+    ``host request`` does, so the stations can count the vault's limits."""
+
+    signed: dict[bytes, tuple[SpendRequest, list[SignatureResponse]]] = field(default_factory=dict)
+
+    def add(self, request: SpendRequest, response: SignatureResponse) -> None:
+        held = self.signed.setdefault(request.digest(), (request, []))[1]
+        if all(r.key_id != response.key_id for r in held):
+            held.append(response)
+
+    def history(self) -> tuple[HistoryEntry, ...]:
+        entries = [
+            HistoryEntry(
+                request=r.core(),
+                signatures=tuple(sorted((history_signature(x) for x in responses), key=lambda s: s.key_id)),
+            )
+            for r, responses in self.signed.values()
+        ]
+        return tuple(sorted(entries, key=lambda e: e.request.digest()))
+
+
+@dataclass
 class SimStation:
     name: str
     state: Path
     cards_dir: Path
     record: KeyRecord
     clock: Clock
+    ledger: Ledger = field(default_factory=Ledger)
+
+    def card_paths(self, *numbers: int) -> list[Path]:
+        return [self.cards_dir / f"card-{n}.txt" for n in numbers or (1, 2)]
 
     def cards(self, *numbers: int) -> list[PresentedCard]:
-        return [read_card_file(self.cards_dir / f"card-{n}.txt") for n in numbers or (1, 2)]
+        return [read_card_file(path) for path in self.card_paths(*numbers)]
 
     def key(self) -> VaultKey:
         return VaultKey(station=self.name, algorithm=self.record.algorithm, public_key=self.record.public_key)
@@ -94,16 +126,30 @@ class SimStation:
         )
 
     def handle(self, request: SpendRequest | bytes, screen: RecordingScreen | None = None) -> Answer:
+        """The ceremony on ``request``; a signature goes into this station's ledger."""
         payload = request if isinstance(request, bytes) else request.to_cbor()
         ceremony = self.ceremony(screen)
         try:
-            return ceremony.handle(UR(UR_TYPE, payload))
+            answer = ceremony.handle(UR(UR_TYPE, payload))
         finally:
             ceremony.station.close()
+        if answer.outcome is not Outcome.REFUSED and isinstance(request, SpendRequest):
+            self.ledger.add(request, SignatureResponse.from_cbor(answer.ur.cbor))
+        return answer
+
+    def request(self, vault: VaultDefinition, action: Action, now: int, **kw: Any) -> SpendRequest:
+        """A request carrying this station's ledger as its vault history."""
+        return make_request(vault, action, now, history=self.ledger.history(), **kw)
 
 
 def make_station(
-    root: Path, name: str, clock: Clock, *, label: str = "vault", algorithm: Algorithm = Algorithm.P256
+    root: Path,
+    name: str,
+    clock: Clock,
+    *,
+    label: str = "vault",
+    algorithm: Algorithm = Algorithm.P256,
+    ledger: Ledger | None = None,
 ) -> SimStation:
     state, cards_dir = root / name / "state", root / name / "cards"
     initialise(
@@ -117,20 +163,21 @@ def make_station(
     )
     presented = [read_card_file(cards_dir / f"card-{n}.txt") for n in (1, 2)]
     record = generate_key(state, presented, label=label, algorithm=algorithm, now=clock())
-    return SimStation(name, state, cards_dir, record, clock)
+    return SimStation(name, state, cards_dir, record, clock, ledger if ledger is not None else Ledger())
 
 
 def rules(**overrides: Any) -> Rules:
     values: dict[str, Any] = {
         "destinations": (ALLOWED,),
+        "min_per_spend": XCH,
         "max_per_spend": 50 * XCH,
         "window_max": 120 * XCH,
+        "window_count": 10,
         "window_seconds": DAY,
         "cooldown_seconds": HOUR,
         "announce_delay_seconds": 0,
         "announce_expiry_seconds": 0,
         "rekey_delay_seconds": DAY,
-        "rekey_penalty": 4,
         "max_request_lifetime_seconds": HOUR,
     }
     values.update(overrides)
@@ -174,6 +221,7 @@ def make_request(
     lifetime: int = 600,
     request_id: bytes | None = None,
     created_at: int | None = None,
+    history: tuple[HistoryEntry, ...] = (),
 ) -> SpendRequest:
     created = now - 60 if created_at is None else created_at
     return SpendRequest(
@@ -183,6 +231,7 @@ def make_request(
         created_at=created,
         expires_at=created + lifetime,
         action=action,
+        history=history,
     )
 
 

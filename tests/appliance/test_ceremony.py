@@ -28,6 +28,7 @@ from tests.appliance.kit import (
     OTHER,
     XCH,
     Clock,
+    Ledger,
     RecordingScreen,
     SimStation,
     camera_frames,
@@ -48,10 +49,9 @@ def clock() -> Clock:
 
 @pytest.fixture
 def hot(softhsm: Path, tmp_path: Path, clock: Clock) -> tuple[SimStation, VaultDefinition]:
-    """One real station in a 1-of-2 hot vault (the other key is a second real station's)."""
+    """One real station holding a 1-of-1 hot vault: its own signatures are the vault's whole history."""
     a = make_station(tmp_path, "st-a", clock)
-    b = make_station(tmp_path, "st-b", clock)
-    vault = vault_of([a.key(), b.key()], threshold=1)
+    vault = vault_of([a.key()], threshold=1)
     install(a, vault)
     clock.advance(2 * HOUR)
     return a, vault
@@ -118,6 +118,7 @@ def test_each_rule_refuses_end_to_end(hot: tuple[SimStation, VaultDefinition], c
         ),
         (make_request(vault, Cancel(announce_id=b"\x01" * 16), now), Code.UNKNOWN_ANNOUNCEMENT),
         (make_request(vault, RaiseLock(threshold=1), now), Code.LOCK_RATCHET),
+        (make_request(vault, withdraw(XCH // 2), now), Code.MIN_AMOUNT),
     ]
     from dataclasses import replace
 
@@ -131,17 +132,21 @@ def test_each_rule_refuses_end_to_end(hot: tuple[SimStation, VaultDefinition], c
         assert refusal(screen.answers[0]).code == code.value
         assert "FAIL" in screen.text  # the rule's result was on the review screen
         assert not any(line.startswith("Custodians") for line in screen.lines)  # no cards were asked for
-    # Over the window and inside the cooldown, after real approvals.
+    # Over the window and inside the cooldown, after real approvals the history carries.
     for _ in range(2):
-        assert station.handle(make_request(vault, withdraw(50 * XCH), clock())).outcome is Outcome.SIGNED
+        assert station.handle(station.request(vault, withdraw(50 * XCH), clock())).outcome is Outcome.SIGNED
         clock.advance(HOUR)
-    assert station.handle(make_request(vault, withdraw(30 * XCH), clock())).code == Code.WINDOW.value
-    assert station.handle(make_request(vault, withdraw(10 * XCH), clock())).outcome is Outcome.SIGNED
+    assert station.handle(station.request(vault, withdraw(30 * XCH), clock())).code == Code.WINDOW.value
+    assert station.handle(station.request(vault, withdraw(10 * XCH), clock())).outcome is Outcome.SIGNED
     clock.advance(HOUR - 1)
-    assert station.handle(make_request(vault, withdraw(1 * XCH), clock())).code == Code.COOLDOWN.value
+    assert station.handle(station.request(vault, withdraw(1 * XCH), clock())).code == Code.COOLDOWN.value
+    # A history that leaves out what this station signed is refused, naming the request left out.
+    missing = station.handle(make_request(vault, withdraw(1 * XCH), clock() + 1))
+    assert missing.code == Code.HISTORY_INCOMPLETE.value
+    assert any(r.request_id.hex() in missing.text for r, _ in station.ledger.signed.values())
     with station.open() as opened:
         refusals = opened.store.kind_entries(EntryKind.REFUSE)
-        assert len(refusals) == len(cases) + 2
+        assert len(refusals) == len(cases) + 3
         assert all(Refusal.from_cbor(e.fields()["refusal"]).text for e in refusals)
 
 
@@ -156,7 +161,7 @@ def test_a_replay_is_refused(hot: tuple[SimStation, VaultDefinition], clock: Clo
     assert answer.outcome is Outcome.REFUSED
     answer = station.handle(request)
     assert answer.outcome is Outcome.REFUSED and answer.code in (Code.REPLAY.value, Code.EXPIRED.value)
-    fresh = make_request(vault, withdraw(), clock())
+    fresh = station.request(vault, withdraw(), clock())
     assert station.handle(fresh).outcome is Outcome.SIGNED
     clock.advance(60)
     again = station.handle(fresh)
@@ -168,34 +173,32 @@ def test_announce_execute_timings_and_cancel(softhsm: Path, tmp_path: Path, cloc
     vault = vault_of([a.key()], threshold=1, announce_delay_seconds=DAY, announce_expiry_seconds=2 * DAY)
     install(a, vault)
     clock.advance(2 * HOUR)
-    assert a.handle(make_request(vault, withdraw(), clock())).code == Code.ANNOUNCE_REQUIRED.value
+    assert a.handle(a.request(vault, withdraw(), clock())).code == Code.ANNOUNCE_REQUIRED.value
     transfer = {"asset": "XCH", "amount": 10 * XCH, "destination": ALLOWED}
-    announce = make_request(vault, Announce(**transfer), clock())
+    announce = a.request(vault, Announce(**transfer), clock())
     assert a.handle(announce).outcome is Outcome.SIGNED
     execute = Execute(announce_id=announce.request_id, **transfer)
     clock.advance(DAY - 60)
-    early = a.handle(make_request(vault, execute, clock()))
+    early = a.handle(a.request(vault, execute, clock()))
     assert early.code == Code.TOO_EARLY.value and "opens in" in early.text
     clock.advance(120)
-    assert a.handle(make_request(vault, execute, clock())).outcome is Outcome.SIGNED
-    assert a.handle(make_request(vault, execute, clock())).code == Code.ANNOUNCEMENT_CLOSED.value
+    assert a.handle(a.request(vault, execute, clock())).outcome is Outcome.SIGNED
+    assert a.handle(a.request(vault, execute, clock())).code == Code.ANNOUNCEMENT_CLOSED.value
 
     # A second announcement runs out; a third is cancelled, after which it cannot execute.
     clock.advance(2 * HOUR)
-    late = make_request(vault, Announce(**transfer), clock())
+    late = a.request(vault, Announce(**transfer), clock())
     assert a.handle(late).outcome is Outcome.SIGNED
     clock.advance(3 * DAY + 1)
     expired = Execute(announce_id=late.request_id, **transfer)
-    assert a.handle(make_request(vault, expired, clock())).code == Code.ANNOUNCEMENT_EXPIRED.value
-    third = make_request(vault, Announce(**transfer), clock())
+    assert a.handle(a.request(vault, expired, clock())).code == Code.ANNOUNCEMENT_EXPIRED.value
+    third = a.request(vault, Announce(**transfer), clock())
     assert a.handle(third).outcome is Outcome.SIGNED
     clock.advance(60)
-    assert (
-        a.handle(make_request(vault, Cancel(announce_id=third.request_id), clock())).outcome is Outcome.SIGNED
-    )
+    assert a.handle(a.request(vault, Cancel(announce_id=third.request_id), clock())).outcome is Outcome.SIGNED
     clock.advance(DAY + 60)
     cancelled = Execute(announce_id=third.request_id, **transfer)
-    assert a.handle(make_request(vault, cancelled, clock())).code == Code.ANNOUNCEMENT_CLOSED.value
+    assert a.handle(a.request(vault, cancelled, clock())).code == Code.ANNOUNCEMENT_CLOSED.value
 
 
 def sign_at(stations: list[SimStation], request) -> bytes:  # type: ignore[no-untyped-def]
@@ -227,7 +230,7 @@ def test_raise_lock_then_lowering_is_refused(softhsm: Path, tmp_path: Path, cloc
     install(stations[0], raised, authorization=bundle)
     # Lowering the threshold: refused as a request, and refused as a policy.
     clock.advance(HOUR)
-    lower = make_request(raised, RaiseLock(threshold=2), clock())
+    lower = stations[0].request(raised, RaiseLock(threshold=2), clock())
     assert stations[0].handle(lower).code == Code.LOCK_RATCHET.value
     lowered = VaultDefinition(
         **{
@@ -242,29 +245,36 @@ def test_raise_lock_then_lowering_is_refused(softhsm: Path, tmp_path: Path, cloc
     assert stations[1].handle(make_request(raised, withdraw(), clock())).code == Code.POLICY_MISMATCH.value
 
 
-def test_a_rekey_with_fewer_signers_waits_out_the_penalty(
+def test_attack_1_one_idle_station_cannot_rekey_the_vault_alone(
     softhsm: Path, tmp_path: Path, clock: Clock
 ) -> None:
-    stations = [make_station(tmp_path, f"st-{n}", clock) for n in "abc"]
-    vault = vault_of([s.key() for s in stations], threshold=2, rekey_delay_seconds=DAY, rekey_penalty=4)
-    install(stations[0], vault)
-    new_keys = (stations[0].key(), stations[2].key())
-    rekey = Rekey(keys=new_keys, threshold=1, declared_signers=1)  # one signer short: 4 days instead of 1
+    """Issue 12, defect 1: an idle station of a 3-of-5 vault signed 'rekey to 1 of 1' alone, and the
+    bundle verified. Now a rekey needs the current threshold, at every station and in every check."""
+    ledger = Ledger()
+    stations = [make_station(tmp_path, f"st-{n}", clock, ledger=ledger) for n in "abc"]
+    vault = vault_of([s.key() for s in stations], threshold=2, rekey_delay_seconds=DAY)
+    for s in stations:
+        install(s, vault)
     clock.advance(DAY + 60)
-    early = stations[0].handle(make_request(vault, rekey, clock()))
-    assert early.code == Code.REKEY_DELAY.value and "4d" in early.text
-    clock.advance(3 * DAY)
-    request = make_request(vault, rekey, clock())
-    bundle = sign_at(stations[:1], request)
+    alone = (stations[1].key(),)
+    request = make_request(vault, Rekey(keys=alone, threshold=1), clock())
+    lone = sign_at(stations[1:2], request)  # the idle station signs: one signature, not two
     rekeyed = VaultDefinition(
-        vault_id=vault.vault_id,
-        generation=2,
-        asset=vault.asset,
-        threshold=1,
-        keys=new_keys,
-        rules=vault.rules,
+        vault_id=vault.vault_id, generation=2, asset=vault.asset, threshold=1, keys=alone, rules=vault.rules
     )
-    install(stations[0], rekeyed, authorization=bundle)  # the rekey may lower the threshold
+    with pytest.raises(PolicyChangeError, match="1 valid distinct signature"):
+        install(stations[1], rekeyed, authorization=lone)
+    # The old wire form, declaring fewer signers, is not a request at all any more.
+    legacy = cbor2.loads(request.to_cbor())
+    legacy["action"]["params"]["declared_signers"] = 1
+    answer = stations[1].handle(cbor2.dumps(legacy, canonical=True))
+    assert answer.code == StationCode.MALFORMED.value and "declared_signers" in answer.text
+    # With the threshold's two signatures the rekey stands, and it may lower the threshold.
+    full = (
+        *SignedBundle.from_cbor(lone).responses,
+        SignatureResponse.from_cbor(stations[0].handle(request).ur.cbor),
+    )
+    install(stations[1], rekeyed, authorization=SignedBundle(request=request, responses=full).to_cbor())
 
 
 def test_an_edited_policy_file_is_refused(hot: tuple[SimStation, VaultDefinition], clock: Clock) -> None:
@@ -346,7 +356,7 @@ def test_hostile_frames_in_the_run_loop_are_refused_and_scanning_goes_on(
     good = make_request(vault, withdraw(), clock())
     from airgap.ur.ur import parts_for_message
 
-    oversized = parts_for_message(UR(UR_TYPE, cbor2.dumps(b"\x00" * 20000)), 1000)[0]  # over the 16 KiB cap
+    oversized = parts_for_message(UR(UR_TYPE, cbor2.dumps(b"\x00" * 70000)), 1000)[0]  # over the 64 KiB cap
     text_frames = [
         Frame(0, text="not a ur"),
         Frame(1, text="ur:x-spend-request/" + "ae" * 40),
@@ -364,7 +374,8 @@ def test_hostile_frames_in_the_run_loop_are_refused_and_scanning_goes_on(
 
     summary = run(ceremony, Mixed(), decode_image=payloads_in_image)  # type: ignore[arg-type]
     ceremony.station.close()
-    assert [a.outcome for a in summary.answers] == [Outcome.REFUSED, Outcome.SIGNED]
+    # the broken checksum and the oversized message are each refused; the good request is signed
+    assert [a.outcome for a in summary.answers] == [Outcome.REFUSED, Outcome.REFUSED, Outcome.SIGNED]
 
 
 def test_wrong_cards_and_declined_reviews_sign_nothing(
@@ -428,3 +439,111 @@ def test_sigkill_before_display_leaves_no_unlogged_signature_and_recovers(
         assert verify_chain(opened.store.entries()).ok
     clock.advance(60)
     assert station.handle(request).code == Code.REPLAY.value  # released now: a replay is refused
+
+
+def test_attack_5_a_far_future_expiry_is_refused_logged_and_shown(
+    hot: tuple[SimStation, VaultDefinition], clock: Clock
+) -> None:
+    """Issue 12, defect 5: expires_at = 10^12 crashed the review screen with nothing logged or shown,
+    and 2^63-1 exited with no refusal."""
+    station, vault = hot
+    good = cbor2.loads(make_request(vault, withdraw(), clock()).to_cbor())
+    for far in (10**12, 2**63 - 1):
+        screen = RecordingScreen()
+        answer = station.handle(cbor2.dumps({**good, "expires_at": far}, canonical=True), screen)
+        assert answer.outcome is Outcome.REFUSED and answer.code == StationCode.MALFORMED.value
+        assert "year 9999" in answer.text and refusal(screen.answers[0]).code == StationCode.MALFORMED.value
+    with station.open() as opened:
+        logged = [
+            Refusal.from_cbor(e.fields()["refusal"]) for e in opened.store.kind_entries(EntryKind.REFUSE)
+        ]
+        assert [r.code for r in logged] == [StationCode.MALFORMED.value] * 2
+
+
+def test_the_review_renders_any_time_and_shows_the_station_clock() -> None:
+    from appliance.review import clock_banner, stamp, when
+
+    assert stamp(0) == "1970-01-01 00:00:00 UTC"
+    for hostile in (10**12, 2**63 - 1, -(2**63), 10**30):
+        assert str(hostile) in stamp(hostile) and when(hostile, 0)  # a number, never a crash
+    assert "STATION CLOCK" in clock_banner(0)[0]
+
+
+def test_attack_4_the_review_shows_the_station_clock_first(
+    hot: tuple[SimStation, VaultDefinition], clock: Clock
+) -> None:
+    """Issue 12, defect 4: a clock 90 days fast went unnoticed; the custodians now read it first."""
+    from appliance.review import stamp
+
+    station, vault = hot
+    screen = RecordingScreen()
+    station.handle(make_request(vault, withdraw(), clock()), screen)
+    banner = next(i for i, line in enumerate(screen.lines) if line.startswith("STATION CLOCK"))
+    assert stamp(clock()) in screen.lines[banner] and banner < screen.lines.index(
+        "SPEND REQUEST: review every line"
+    )
+
+
+def test_attack_7_unreadable_input_is_counted_shown_and_logged_without_flooding(
+    hot: tuple[SimStation, VaultDefinition], clock: Clock
+) -> None:
+    """Issue 12, defect 7: a UR with a bad checksum and a multipart header claiming 1 GB were dropped
+    with '0 unreadable'. Each is now refused and logged once; repeats are one summary entry."""
+    from airgap.camera.frames import Frame
+    from airgap.ur.fountain import FountainPart
+    from airgap.ur.ur import encode_part, encode_single
+
+    station, vault = hot
+    good = encode_single(UR(UR_TYPE, make_request(vault, withdraw(), clock()).to_cbor()))
+    bad_checksum = good[:-8] + ("ae" if good[-8:-6] != "ae" else "ad") + good[-6:]
+    huge = encode_part(
+        UR_TYPE, FountainPart(seq_num=1, seq_len=4, message_len=10**9, checksum=5, data=b"abcd")
+    )
+
+    class Junk:
+        def frames(self):  # type: ignore[no-untyped-def]
+            for i in range(50):
+                yield Frame(2 * i, text=bad_checksum)
+                yield Frame(2 * i + 1, text=huge)
+
+        def close(self) -> None:
+            pass
+
+    screen = RecordingScreen()
+    ceremony = station.ceremony(screen)
+    summary = run(ceremony, Junk(), decode_image=payloads_in_image)  # type: ignore[arg-type]
+    ceremony.station.close()
+    assert summary.unreadable == 100
+    assert [a.outcome for a in summary.answers] == [Outcome.REFUSED, Outcome.REFUSED]
+    assert len(screen.answers) == 2 and "repeated 49 more time(s)" in screen.text
+    with station.open() as opened:
+        scans = [e.fields() for e in opened.store.kind_entries(EntryKind.SCAN) if "error" in e.fields()]
+    assert len(scans) == 4  # each reason once, then once more with its count
+    assert sorted(f.get("repeats", 0) for f in scans) == [0, 0, 49, 49]
+
+
+def test_attack_2_the_third_rotating_quorum_is_refused_on_softhsm(
+    softhsm: Path, tmp_path: Path, clock: Clock
+) -> None:
+    """Issue 12, defect 2, as reported, on real stations: 50 per spend and 100 a day in a 2-of-3
+    vault; b1+b2, then b1+b3, then b2+b3 within 2 h 10 min. The third quorum now sees the first two
+    in the request's history, whether or not the host shows it."""
+    ledger = Ledger()
+    b = [make_station(tmp_path, f"b{n}", clock, ledger=ledger) for n in (1, 2, 3)]
+    vault = vault_of([s.key() for s in b], threshold=2, window_max=100 * XCH)
+    for s in b:
+        install(s, vault)
+    clock.advance(2 * HOUR)
+    for first, second in ((0, 1), (0, 2)):
+        request = b[first].request(vault, withdraw(50 * XCH), clock())
+        assert b[first].handle(request).outcome is Outcome.SIGNED
+        assert b[second].handle(request).outcome is Outcome.SIGNED
+        clock.advance(HOUR + 5 * 60)
+    honest = b[1].request(vault, withdraw(50 * XCH), clock())
+    assert len(honest.history) == 2
+    for s in (b[1], b[2]):
+        answer = s.handle(honest)
+        assert answer.code == Code.WINDOW.value and "vault-wide 100 XCH used" in answer.text
+    hiding = make_request(vault, withdraw(50 * XCH), clock())  # the host leaves the history out
+    for s in (b[1], b[2]):
+        assert s.handle(hiding).code == Code.HISTORY_INCOMPLETE.value

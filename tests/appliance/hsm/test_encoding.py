@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from appliance.errors import HsmError
 from appliance.hsm.encoding import normalize_low_s, public_key_from_ec_point, unwrap_ec_point
 from custody.schemas.key_record import Algorithm
-from custody.schemas.signatures import SECP256K1_ORDER, SignatureError, verify_signature
+from custody.schemas.signatures import ORDERS, SignatureError, verify_signature
 
 
 def test_unwrap_der_octet_string_short_and_long_and_raw() -> None:
@@ -33,18 +33,23 @@ def test_public_key_compressed_and_checked() -> None:
         public_key_from_ec_point(Algorithm.ED25519, b"\x04\x21" + bytes(33))
 
 
-def test_low_s_normalisation_keeps_the_signature_valid() -> None:
-    private = ec.generate_private_key(ec.SECP256K1())
+@pytest.mark.parametrize(
+    ("algorithm", "curve"), [(Algorithm.SECP256K1, ec.SECP256K1()), (Algorithm.P256, ec.SECP256R1())]
+)
+def test_low_s_normalisation_keeps_the_signature_valid(algorithm: Algorithm, curve: ec.EllipticCurve) -> None:
+    """Both curves: P-256 too, since issue 12 (defect 6) showed its malleated twin being accepted."""
+    private = ec.generate_private_key(curve)
     public = private.public_key().public_bytes(Encoding.X962, PublicFormat.CompressedPoint)
     digest = hashlib.sha256(b"spend").digest()
+    order = ORDERS[algorithm]
     r, s = decode_dss_signature(private.sign(digest, ec.ECDSA(Prehashed(hashes.SHA256()))))
-    high_s = max(s, SECP256K1_ORDER - s)
+    high_s = max(s, order - s)
     raw_high = r.to_bytes(32, "big") + high_s.to_bytes(32, "big")
     with pytest.raises(SignatureError, match="low-S"):
-        verify_signature(Algorithm.SECP256K1, public, digest, raw_high)
-    low = normalize_low_s(raw_high)
-    assert int.from_bytes(low[32:], "big") <= SECP256K1_ORDER // 2
-    verify_signature(Algorithm.SECP256K1, public, digest, low)
-    assert normalize_low_s(low) == low
+        verify_signature(algorithm, public, digest, raw_high)
+    low = normalize_low_s(algorithm, raw_high)
+    assert int.from_bytes(low[32:], "big") <= order // 2
+    verify_signature(algorithm, public, digest, low)
+    assert normalize_low_s(algorithm, low) == low
     with pytest.raises(SignatureError, match="does not verify"):
-        verify_signature(Algorithm.SECP256K1, public, hashlib.sha256(b"other").digest(), low)
+        verify_signature(algorithm, public, hashlib.sha256(b"other").digest(), low)
