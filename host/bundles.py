@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from custody.schemas.bundle import SignedBundle, check_bundle, check_response, required_signers
+from custody.schemas.bundle import SignedBundle, check_bundle, check_response
 from custody.schemas.request import (
     Action,
     Announce,
@@ -31,7 +31,7 @@ def assemble(
 ) -> SignedBundle:
     by_key = {r.key_id: r for r in held if check_response(vault, request, r) is None}
     responses = tuple(by_key[k.key_id] for k in vault.keys if k.key_id in by_key)
-    need = required_signers(vault, request)
+    need = vault.threshold
     if len(responses) < need:
         missing = [k.station for k in vault.keys if k.key_id not in by_key]
         raise UsageError(
@@ -67,8 +67,7 @@ def describe(action: Action, asset: Asset) -> str:
         return f"cancel announcement {action.announce_id.hex()[:8]}"
     if isinstance(action, Rekey):
         stations = ", ".join(k.station for k in action.keys)
-        signing = action.declared_signers
-        return f"rekey to {action.threshold} of {len(action.keys)} ({stations}), {signing} signing"
+        return f"rekey to {action.threshold} of {len(action.keys)} ({stations})"
     return f"raise the lock level to {action.threshold}"
 
 
@@ -81,7 +80,6 @@ def _action_json(action: Action) -> dict[str, Any]:
                 for k in action.keys
             ],
             "threshold": action.threshold,
-            "declared_signers": action.declared_signers,
         }
     if isinstance(action, RaiseLock):
         return {"kind": action.kind.value, "threshold": action.threshold}
@@ -107,6 +105,18 @@ def request_json(request: SpendRequest) -> dict[str, Any]:
         "created_at": request.created_at,
         "expires_at": request.expires_at,
         "action": _action_json(request.action),
+        "history": [
+            {
+                "request_id": e.request.request_id.hex(),
+                "digest": e.request.digest().hex(),
+                "action": _action_json(e.request.action),
+                "expires_at": e.request.expires_at,
+                "signatures": [
+                    {"key_id": s.key_id.hex(), "approved_at": s.approved_at} for s in e.signatures
+                ],
+            }
+            for e in request.history
+        ],
     }
 
 
@@ -121,6 +131,7 @@ def bundle_json(bundle: SignedBundle) -> dict[str, Any]:
                 "algorithm": r.algorithm.value,
                 "audit_seq": r.audit_seq,
                 "log_head": r.log_head.hex(),
+                "approved_at": r.approved_at,
                 "signature": r.signature.hex(),
             }
             for r in bundle.responses

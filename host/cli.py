@@ -83,11 +83,17 @@ def _enrol_and_vault(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     _scan_options(p)
     p.set_defaults(func=setup.cmd_enrol)
 
-    vault = sub.add_parser("vault", help="define vaults: create, show, export, export-policy")
+    vault = sub.add_parser("vault", help="define vaults: create, show, export, commit, export-policy")
     vsub = vault.add_subparsers(dest="vault_command", required=True, metavar="COMMAND")
     p = _sub(vsub, "create", "define an M-of-N vault over enrolled stations")
     p.add_argument("vault_id", metavar="VAULT")
-    p.add_argument("--station", action="append", required=True, help="an enrolled station (repeat, N times)")
+    p.add_argument(
+        "--station",
+        action="append",
+        required=True,
+        metavar="NAME[:LABEL]",
+        help="an enrolled station (repeat, N times); add :LABEL to pick one of a station's keys",
+    )
     p.add_argument("--threshold", type=_positive, required=True, help="M: signatures needed")
     p.add_argument("--template", metavar="POLICY.toml", help="take the asset and rules from this policy file")
     p.add_argument("--asset", metavar="CODE:DECIMALS", help="e.g. XCH:12")
@@ -99,11 +105,12 @@ def _enrol_and_vault(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
         ("--cooldown", "least time between actions at a station"),
         ("--announce-delay", "0 for single-phase; else the wait between announce and execute"),
         ("--announce-expiry", "how long an announcement stays executable once open"),
-        ("--rekey-delay", "the wait before a rekey"),
+        ("--rekey-delay", "the wait before a rekey, since the vault's last action"),
         ("--max-request-lifetime", "the longest a request may stay valid"),
     ):
         p.add_argument(flag, metavar="DURATION", help=text)
-    p.add_argument("--rekey-penalty", type=_positive, help="rekey delay multiplier per missing signer")
+    p.add_argument("--min-per-spend", metavar="AMOUNT", help="the smallest withdrawal, whole units")
+    p.add_argument("--window-count", type=_positive, help="most withdrawals (announcements) per window")
     p.set_defaults(func=setup.cmd_vault_create)
 
     p = _sub(vsub, "show", "the vault's definition, every rule")
@@ -114,8 +121,16 @@ def _enrol_and_vault(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     p = _sub(vsub, "export", "write the vault definition (VAULT.cbor) for 'host verify'", json=False)
     p.add_argument("vault_id", metavar="VAULT")
     p.add_argument("--out", required=True, metavar="VAULT.cbor")
+    p.add_argument(
+        "--opening", metavar="OPENING.json", help="also write the salt that opens its published commitment"
+    )
     p.add_argument("--generation", type=_positive, help="an earlier generation (default: current)")
     p.set_defaults(func=setup.cmd_vault_export)
+
+    p = _sub(vsub, "commit", "make a salted commitment to the vault definition, to publish now")
+    p.add_argument("vault_id", metavar="VAULT")
+    p.add_argument("--generation", type=_positive, help="an earlier generation (default: current)")
+    p.set_defaults(func=setup.cmd_vault_commit)
 
     p = _sub(vsub, "export-policy", "write the TOML station policy for firmware-config/", json=False)
     p.add_argument("vault_id", metavar="VAULT")
@@ -138,6 +153,13 @@ def _requests(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         p.add_argument(
             "--expires-in", metavar="DURATION", help="default: the vault's longest request lifetime"
         )
+        p.add_argument(
+            "--include",
+            action="append",
+            metavar="REQUEST",
+            help="add this request to the vault history the stations count (repeat): one a station "
+            "signed whose answer never came back, as that station's refusal names it",
+        )
         p.set_defaults(func=requests.cmd_request)
 
     for kind, text in (
@@ -156,13 +178,16 @@ def _requests(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         p = _sub(rsub, kind, text)
         p.add_argument("announce_id", metavar="ANNOUNCEMENT", help="the announce request's id (or a prefix)")
         common(p)
-    p = _sub(rsub, "rekey", "replace the vault's key set and threshold")
+    p = _sub(rsub, "rekey", "replace the vault's key set and threshold (signed by the current M)")
     p.add_argument("vault_id", metavar="VAULT")
-    p.add_argument("--station", action="append", required=True, help="a station of the new key set (repeat)")
-    p.add_argument("--threshold", type=_positive, required=True, help="the new M")
     p.add_argument(
-        "--declared-signers", type=_positive, help="how many will sign (fewer than M multiplies the delay)"
+        "--station",
+        action="append",
+        required=True,
+        metavar="NAME[:LABEL]",
+        help="a station of the new key set (repeat)",
     )
+    p.add_argument("--threshold", type=_positive, required=True, help="the new M")
     common(p)
     p = _sub(rsub, "raise-lock", "raise the lock level M (it never goes down except by rekey)")
     p.add_argument("vault_id", metavar="VAULT")
@@ -207,11 +232,23 @@ def _collect_and_check(sub: argparse._SubParsersAction[argparse.ArgumentParser])
     p.add_argument("--json-out", metavar="BUNDLE.json", help="the readable copy (default: beside --out)")
     p.set_defaults(func=collecting.cmd_finalize)
 
+    def pins(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--vault", required=True, metavar="VAULT.cbor")
+        p.add_argument("--expect-digest", metavar="HEX", help="the vault definition's published digest")
+        p.add_argument("--commitment", metavar="HEX", help="a published 'host vault commit' commitment")
+        p.add_argument("--salt", metavar="HEX", help="the commitment's salt, revealed with the definition")
+
     p = _sub(sub, "verify", "check a bundle against a vault definition; needs nothing else", registry=False)
-    p.add_argument("--vault", required=True, metavar="VAULT.cbor")
+    pins(p)
     p.add_argument("--bundle", required=True, metavar="BUNDLE.cbor")
     p.add_argument("--at", type=int, metavar="UNIX", help="judge expiry at this time (default: now)")
     p.set_defaults(func=checking.cmd_verify)
+
+    p = _sub(
+        sub, "check-vault", "check a vault file against its published digest or commitment", registry=False
+    )
+    pins(p)
+    p.set_defaults(func=checking.cmd_check_vault)
 
     p = _sub(sub, "audit", "import a station's audit export; verify it against what this host asked for")
     src = p.add_mutually_exclusive_group(required=True)
@@ -219,6 +256,13 @@ def _collect_and_check(sub: argparse._SubParsersAction[argparse.ArgumentParser])
         "file", nargs="?", metavar="EXPORT", help="the file 'appliance audit export --out' wrote"
     )
     src.add_argument("--scan", metavar="SOURCE", help="frames of the export's QR animation")
+    p.add_argument(
+        "--max-age",
+        type=int,
+        default=86_400,
+        metavar="SECONDS",
+        help="flag an export whose signed head is older than this (default: a day)",
+    )
     _scan_options(p)
     p.set_defaults(func=checking.cmd_audit)
 

@@ -3,8 +3,11 @@
 Pure: the caller looks up the request and the signatures already held, and
 stores only what this says to keep. A signature is kept only if it answers a
 request this host built (by digest), under that request's vault generation,
-from a key in the vault, with a valid signature, and from a station that has
-not signed it already.
+from a key in the vault, with a valid (low-S) signature, approved at a time
+this host's clock has reached, and from a station that has not signed it
+already. Two answers are the same when their statements and signatures
+match modulo ECDSA malleability, so a malleated twin can never make the
+genuine answer look like a second signature.
 """
 
 from __future__ import annotations
@@ -12,8 +15,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from custody.policy.vault_state import CLOCK_SKEW_SECONDS
 from custody.schemas.bundle import check_response
 from custody.schemas.response import Refusal, SignatureResponse
+from custody.schemas.signatures import canonical_signature
 from custody.schemas.vault import VaultDefinition
 from host.registry import RequestRow, ResponseRow
 
@@ -33,11 +38,19 @@ class Judgement:
     text: str
 
 
+def same_answer(a: SignatureResponse, b: SignatureResponse) -> bool:
+    """The same statement with the same signature, modulo ECDSA malleability (s and n - s)."""
+    return a.statement_digest() == b.statement_digest() and canonical_signature(
+        a.algorithm, a.signature
+    ) == canonical_signature(b.algorithm, b.signature)
+
+
 def judge_response(
     response: SignatureResponse,
     row: RequestRow | None,
     vault: VaultDefinition | None,
     held: list[ResponseRow],
+    now: int,
 ) -> Judgement:
     """``row`` is the registry's request with ``response``'s id (None: never built here)."""
 
@@ -51,9 +64,15 @@ def judge_response(
     finding = check_response(vault, row.request, response)
     if finding is not None:
         return reject(f"{finding.problem.value}: {finding.text}")
+    if response.approved_at > now + CLOCK_SKEW_SECONDS:
+        return reject(
+            f"clock-ahead: approved at {response.approved_at}, {response.approved_at - now} s after this "
+            "host's clock: the station's clock is ahead, so its delays cannot be trusted; not counted. "
+            "Set its clock and audit it"
+        )
     for earlier in held:
         if earlier.response.key_id == response.key_id:
-            if earlier.response == response:
+            if same_answer(earlier.response, response):
                 return Judgement(
                     Status.ALREADY_HELD, response.station, response.request_id, "already collected"
                 )

@@ -45,9 +45,8 @@ class RequestRow:
 
 @dataclass(frozen=True, slots=True)
 class ResponseRow:
-    response: SignatureResponse
+    response: SignatureResponse  # its approved_at is the station's own time, signed in its HSM
     collected_at: int
-    approved_at: int | None  # the station's own time for its approval, once an audit showed it
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,27 +118,28 @@ class Registry:
             raise
         self._db.execute("COMMIT")
 
-    # stations
+    # stations and their keys (a station holds one key per vault it guards)
 
     def add_station(self, record: KeyRecord, now: int) -> bool:
-        """False when this exact key is already enrolled; UsageError when the name or key clash."""
+        """Enrol a key. False when this exact key is already enrolled; UsageError when it is
+        enrolled under another station, or the station already holds a key with this label."""
         with self.transaction() as db:
-            by_name = self.station(record.station)
-            if by_name is not None:
-                if by_name.record.key_id == record.key_id:
-                    return False
-                raise UsageError(
-                    f"station {record.station!r} is already enrolled with another key "
-                    f"({by_name.record.key_id.hex()[:16]}); a station's key is never silently replaced"
-                )
-            clash = db.execute("SELECT station FROM stations WHERE key_id=?", (record.key_id,)).fetchone()
+            clash = db.execute("SELECT station FROM station_keys WHERE key_id=?", (record.key_id,)).fetchone()
             if clash:
+                if clash[0] == record.station:
+                    return False
                 raise UsageError(f"this key is already enrolled as station {clash[0]!r}")
+            same_label = [r for r in self.station_keys(record.station) if r.record.label == record.label]
+            if same_label:
+                raise UsageError(
+                    f"station {record.station!r} already has a key labelled {record.label!r} "
+                    f"({same_label[0].record.key_id.hex()[:16]}); a station's key is never silently replaced"
+                )
             db.execute(
-                "INSERT INTO stations VALUES (?,?,?,?,?,?,?,?)",
+                "INSERT INTO station_keys VALUES (?,?,?,?,?,?,?,?)",
                 (
-                    record.station,
                     record.key_id,
+                    record.station,
                     record.algorithm.value,
                     record.public_key,
                     record.label,
@@ -150,12 +150,23 @@ class Registry:
             )
         return True
 
-    def station(self, name: str) -> StationRow | None:
-        row = self._db.execute("SELECT record, enrolled_at FROM stations WHERE station=?", (name,)).fetchone()
+    def station_keys(self, name: str) -> list[StationRow]:
+        rows = self._db.execute(
+            "SELECT record, enrolled_at FROM station_keys WHERE station=? ORDER BY enrolled_at, label",
+            (name,),
+        ).fetchall()
+        return [StationRow(KeyRecord.from_cbor(r[0]), r[1]) for r in rows]
+
+    def key(self, key_id: bytes) -> StationRow | None:
+        row = self._db.execute(
+            "SELECT record, enrolled_at FROM station_keys WHERE key_id=?", (key_id,)
+        ).fetchone()
         return StationRow(KeyRecord.from_cbor(row[0]), row[1]) if row else None
 
     def stations(self) -> list[StationRow]:
-        rows = self._db.execute("SELECT record, enrolled_at FROM stations ORDER BY station").fetchall()
+        rows = self._db.execute(
+            "SELECT record, enrolled_at FROM station_keys ORDER BY station, enrolled_at"
+        ).fetchall()
         return [StationRow(KeyRecord.from_cbor(r[0]), r[1]) for r in rows]
 
     # vaults
@@ -280,7 +291,7 @@ class Registry:
         """False when this station's response to this request is already held."""
         with self.transaction() as db:
             cursor = db.execute(
-                "INSERT OR IGNORE INTO responses VALUES (?,?,?,?,?,?,?,NULL)",
+                "INSERT OR IGNORE INTO responses VALUES (?,?,?,?,?,?,?)",
                 (
                     response.request_id,
                     response.key_id,
@@ -295,17 +306,25 @@ class Registry:
 
     def responses(self, request_id: bytes) -> list[ResponseRow]:
         rows = self._db.execute(
-            "SELECT body, collected_at, approved_at FROM responses WHERE request_id=? ORDER BY collected_at",
+            "SELECT body, collected_at FROM responses WHERE request_id=? ORDER BY collected_at",
             (request_id,),
         ).fetchall()
-        return [ResponseRow(SignatureResponse.from_cbor(r[0]), r[1], r[2]) for r in rows]
+        return [ResponseRow(SignatureResponse.from_cbor(r[0]), r[1]) for r in rows]
 
-    def set_approved_at(self, request_id: bytes, station: str, at: int) -> None:
-        with self.transaction() as db:
-            db.execute(
-                "UPDATE responses SET approved_at=? WHERE request_id=? AND station=?",
-                (at, request_id, station),
+    def responses_of(self, station: str) -> list[tuple[RequestRow, ResponseRow]]:
+        """Every signature collected from ``station``, with its request: what an audit checks times by."""
+        rows = self._db.execute(
+            "SELECT q.body, q.generation, q.finalized_at, q.bundle, r.body, r.collected_at FROM responses r "
+            "JOIN requests q ON q.request_id = r.request_id WHERE r.station=? ORDER BY r.collected_at",
+            (station,),
+        ).fetchall()
+        return [
+            (
+                self._request_row((r[0], r[1], r[2], r[3])),
+                ResponseRow(SignatureResponse.from_cbor(r[4]), r[5]),
             )
+            for r in rows
+        ]
 
     def add_refusal(self, refusal: Refusal, now: int) -> bool:
         with self.transaction() as db:
@@ -355,6 +374,24 @@ class Registry:
                 "INSERT INTO audits (station, imported_at, count, head, ok, findings) VALUES (?,?,?,?,?,?)",
                 (station, now, count, head, int(ok), findings),
             )
+
+    # commitments to vault definitions, published before anyone needs to check them
+
+    def add_commitment(
+        self, vault_id: str, generation: int, salt: bytes, commitment: bytes, now: int
+    ) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO commitments VALUES (?,?,?,?,?)", (vault_id, generation, salt, commitment, now)
+            )
+
+    def commitment(self, vault_id: str, generation: int) -> tuple[bytes, bytes, int] | None:
+        """(salt, commitment, created_at) of the vault generation's commitment, if one was made."""
+        row = self._db.execute(
+            "SELECT salt, commitment, created_at FROM commitments WHERE vault_id=? AND generation=?",
+            (vault_id, generation),
+        ).fetchone()
+        return (bytes(row[0]), bytes(row[1]), row[2]) if row else None
 
     def audits(self) -> list[tuple[str, int, int, bool]]:
         rows = self._db.execute(

@@ -13,9 +13,8 @@ from contextlib import ExitStack
 from typing import IO
 
 from airgap.camera.frames import open_source
-from airgap.errors import DecodeError
 from airgap.qr.decode import payloads_in_image
-from airgap.scan import ImageDecoder, ProgressBar, messages
+from airgap.scan import ImageDecoder, ProgressBar, Unreadable, messages
 from airgap.ur.ur import UR, DecodeLimits, URDecoder
 
 
@@ -27,7 +26,7 @@ def scan_messages(
     in_process: bool = False,
     idle_timeout: float | None = None,
     stdin: IO[str] | None = None,
-) -> Iterator[UR | DecodeError]:
+) -> Iterator[UR | Unreadable]:
     """Each message of the wanted types from ``spec``, in the order they complete."""
     bar = ProgressBar(sys.stderr)
     with ExitStack() as stack:

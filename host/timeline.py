@@ -1,92 +1,56 @@
-"""What the host knows of each station's view of a vault, and what a new request would meet there.
+"""What each station would say to a new request, and the vault's timeline, from what the host holds.
 
-Each station enforces the policy against its own log. The host rebuilds that
-state per station from the signatures it collected from it. It does not know
-exactly when a station approved, only bounds: not before the request was
-created, not after the response was collected (and exactly, once ``host
-audit`` has read the station's log). So each station's state is built twice,
-at the earliest and the latest timing, and a request is refused locally only
-when a station would refuse it under both. Pure functions of registry rows.
+Stations decide on the request's history plus their own logs. The host knows
+each station's approvals it collected, each with the station's own signed
+approval time, so it runs the stations' own ``decide`` per station, with the
+history it is about to send, and refuses locally a request fewer than M
+stations would sign. It cannot see approvals whose answers never came back,
+nor a policy change not installed yet: a station may still refuse, and says
+why. Pure functions of registry rows.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from custody.policy.engine import Refuse, decide
+from custody.policy.history import Event, verify_entry
 from custody.policy.vault_state import VaultState, replay
-from custody.schemas.bundle import required_signers
 from custody.schemas.request import Announce, Cancel, Execute, RaiseLock, Rekey, SpendRequest
-from custody.schemas.vault import VaultDefinition
-from host.registry import RequestRow, ResponseRow, VaultRow
+from custody.schemas.vault import VaultKey
+from host.history import Rows, entry_for
+from host.registry import VaultRow
 
 
-@dataclass(frozen=True, slots=True)
-class Approval:
-    """One station's signature on one request, with the bounds of when the station approved it."""
+def station_state(generations: Sequence[VaultRow], rows: Rows, key: VaultKey) -> VaultState:
+    """A station's state as the host knows it: the approvals it collected from the station's key.
 
-    station: str
-    request: SpendRequest
-    earliest: int
-    latest: int
-
-
-def approvals_of(rows: Iterable[tuple[RequestRow, Sequence[ResponseRow]]]) -> list[Approval]:
-    found = []
-    for req, responses in rows:
-        for r in responses:
-            exact = r.approved_at
-            found.append(
-                Approval(
-                    r.response.station,
-                    req.request,
-                    exact if exact is not None else req.request.created_at,
-                    exact if exact is not None else max(r.collected_at, req.request.created_at),
-                )
-            )
-    return found
-
-
-def _replayed(
-    vault_id: str, mine: Sequence[Approval], installed: int | None, when: Callable[[Approval], int]
-) -> VaultState:
-    ordered = sorted(((when(a), a.request) for a in mine), key=lambda p: p[0])
-    return replay(vault_id, ordered, installed_at=installed, clock_floor=0)
-
-
-@dataclass(frozen=True, slots=True)
-class StationBounds:
-    station: str
-    earliest: VaultState
-    latest: VaultState
-
-
-def station_states(generations: Sequence[VaultRow], approvals: Sequence[Approval]) -> list[StationBounds]:
-    """The current generation's stations, each with its state at the earliest and latest timing.
-
-    A station counts delays from when it installed the vault; the host knows
-    only that this was after the generation naming its key was created.
+    The station counts delays from when it installed the vault; the host knows
+    only that this was after the first generation naming the key was created.
     """
-    current = generations[-1].definition
-    bounds = []
-    for key in current.keys:
-        installed = min(
-            (g.created_at for g in generations if any(k.key_id == key.key_id for k in g.definition.keys)),
-            default=None,
-        )
-        mine = [a for a in approvals if a.station == key.station]
-        early = _replayed(current.vault_id, mine, installed, lambda a: a.earliest)
-        late = _replayed(current.vault_id, mine, installed, lambda a: a.latest)
-        bounds.append(StationBounds(key.station, early, late))
-    return bounds
+    installed = min(
+        (g.created_at for g in generations if g.definition.key(key.key_id) is not None), default=None
+    )
+    approvals = sorted(
+        (r.response.approved_at, row.request.core())
+        for row, responses in rows
+        for r in responses
+        if r.response.key_id == key.key_id
+    )
+    return replay(
+        generations[-1].definition.vault_id,
+        approvals,
+        installed_at=installed,
+        clock_floor=0,
+        definitions=[g.definition for g in generations],
+    )
 
 
 @dataclass(frozen=True, slots=True)
 class StationOutlook:
     station: str
-    refuses: bool  # under every timing the host considers possible
-    maybe: bool  # under some timings only
+    refuses: bool
     reason: str
 
 
@@ -104,16 +68,26 @@ class Preflight:
         return self.willing >= self.needed
 
 
-def preflight(
-    vault: VaultDefinition, stations: Sequence[StationBounds], request: SpendRequest, now: int
-) -> Preflight:
+def preflight(generations: Sequence[VaultRow], rows: Rows, request: SpendRequest, now: int) -> Preflight:
+    vault = generations[-1].definition
     outlooks = []
-    for s in stations:
-        verdicts = [decide(vault, state, request, now) for state in (s.earliest, s.latest)]
-        refusals = [v for v in verdicts if isinstance(v, Refuse)]
-        reason = refusals[0].text if refusals else ""
-        outlooks.append(StationOutlook(s.station, len(refusals) == 2, len(refusals) == 1, reason))
-    return Preflight(required_signers(vault, request), tuple(outlooks))
+    for key in vault.keys:
+        verdict = decide(vault, station_state(generations, rows, key), request, now)
+        reason = verdict.text if isinstance(verdict, Refuse) else ""
+        outlooks.append(StationOutlook(key.station, isinstance(verdict, Refuse), reason))
+    return Preflight(vault.threshold, tuple(outlooks))
+
+
+def events(generations: Sequence[VaultRow], rows: Rows) -> list[Event]:
+    """Every answered request of the vault as the stations would see it in a history."""
+    by_generation = {g.definition.generation: g.definition for g in generations}
+    by_digest = {g.definition.digest(): g.definition for g in generations}
+    vault_id = generations[-1].definition.vault_id
+    return [
+        verify_entry(entry_for(row, responses, by_generation[row.generation]), by_digest, vault_id, n)
+        for n, (row, responses) in enumerate(rows, 1)
+        if responses
+    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,8 +96,8 @@ class AnnouncementView:
     amount: int
     destination: str
     signers: tuple[str, ...]
-    status: str  # pending (quorum not reached), open, executed, cancelled
-    opens_at: int | None  # when some quorum of its signers can execute it, at the latest
+    status: str  # pending (no quorum yet), open, executed, cancelled
+    opens_at: int | None  # once it has a quorum: its latest signature plus the delay
     closes_at: int | None
 
 
@@ -138,50 +112,39 @@ class Timeline:
     changes: tuple[tuple[int, int, str], ...]  # (generation, created_at, what changed)
 
 
-def timeline(
-    generations: Sequence[VaultRow], rows: Sequence[tuple[RequestRow, Sequence[ResponseRow]]]
-) -> Timeline:
+def timeline(generations: Sequence[VaultRow], rows: Rows) -> Timeline:
     current = generations[-1].definition
     rules = current.rules
-    approvals = approvals_of(rows)
-    finalized = [r for r, _ in rows if r.finalized_at is not None]
+    seen = events(generations, rows)
     closed: dict[bytes, str] = {}
-    for r in finalized:
-        action = r.request.action
-        if isinstance(action, Execute | Cancel):
+    for e in seen:
+        action = e.request.action
+        if e.finalized and isinstance(action, Execute | Cancel):
             closed[action.announce_id] = "executed" if isinstance(action, Execute) else "cancelled"
-    last = max((a.latest for a in approvals if any(a.request == f.request for f in finalized)), default=None)
     views = []
-    for req, responses in rows:
-        action = req.request.action
-        if not isinstance(action, Announce) or not responses:
+    for e in seen:
+        action = e.request.action
+        if not isinstance(action, Announce):
             continue
-        mine = [a for a in approvals if a.request.request_id == req.request.request_id]
-        need = current.threshold
-        opens = sorted(a.latest + rules.announce_delay_seconds for a in mine)
-        closes = sorted(
-            (a.earliest + rules.announce_delay_seconds + rules.announce_expiry_seconds for a in mine),
-            reverse=True,
-        )
-        enough = len(mine) >= need
-        status = closed.get(req.request.request_id, "open" if req.finalized_at is not None else "pending")
+        opens = e.at + rules.announce_delay_seconds if e.finalized else None
         views.append(
             AnnouncementView(
-                req.request.request_id,
+                e.request.request_id,
                 action.amount,
                 action.destination,
-                tuple(sorted(a.station for a in mine)),
-                status,
-                opens[need - 1] if enough else None,
-                closes[need - 1] if enough else None,
+                tuple(sorted(e.signers)),
+                closed.get(e.request.request_id, "open" if e.finalized else "pending"),
+                opens,
+                opens + rules.announce_expiry_seconds if opens is not None else None,
             )
         )
     changes = []
+    kinds = {r.request.request_id: r.request.action for r, _ in rows}
     for g in generations:
         d = g.definition
         what = f"{d.threshold} of {len(d.keys)}"
         if g.authorized_by is not None:
-            kind = next((r.request.action for r, _ in rows if r.request.request_id == g.authorized_by), None)
+            kind = kinds.get(g.authorized_by)
             what += " by " + (
                 "rekey"
                 if isinstance(kind, Rekey)
@@ -192,6 +155,7 @@ def timeline(
         else:
             what += " created"
         changes.append((d.generation, g.created_at, what))
+    last = max((e.at for e in seen if e.finalized), default=None)
     return Timeline(
         current.vault_id,
         current.generation,

@@ -6,11 +6,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-from airgap.errors import DecodeError
 from airgap.files import atomic_write
+from airgap.scan import Unreadable
 from airgap.ur.ur import UR, DecodeLimits
 from custody.errors import CustodyError
-from custody.schemas.bundle import SignedBundle, required_signers
+from custody.schemas.bundle import SignedBundle
 from custody.schemas.response import REFUSAL_UR_TYPE, RESPONSE_UR_TYPE, Refusal, SignatureResponse
 from host.bundles import assemble, bundle_json, describe, next_generation
 from host.collect import Judgement, Status, judge_refusal, judge_response
@@ -22,9 +22,10 @@ from host.timeline import timeline
 ANSWER_LIMITS = DecodeLimits(max_message_len=8192, max_seq_len=64)
 
 
-def _take(registry: Registry, item: UR | DecodeError, only: bytes | None, now: int) -> Judgement:
-    if isinstance(item, DecodeError):
-        return Judgement(Status.REJECTED, "?", None, f"unreadable frames: {item}")
+def _take(registry: Registry, item: UR | Unreadable, only: bytes | None, now: int) -> Judgement:
+    if isinstance(item, Unreadable):
+        times = f" ({item.count} times)" if item.count > 1 else ""
+        return Judgement(Status.REJECTED, "?", None, f"unreadable frames{times}: {item.reason}")
     if item.type == REFUSAL_UR_TYPE:
         try:
             refusal = Refusal.from_cbor(item.cbor)
@@ -49,7 +50,7 @@ def _take(registry: Registry, item: UR | DecodeError, only: bytes | None, now: i
         row = registry.request(response.request_id)
         vault = registry.vault(row.request.vault_id, row.generation) if row else None
         held = registry.responses(response.request_id) if row else []
-        judgement = judge_response(response, row, vault.definition if vault else None, held)
+        judgement = judge_response(response, row, vault.definition if vault else None, held, now)
         if judgement.status is not Status.ACCEPTED:
             return judgement
         registry.add_response(response, now)
@@ -76,7 +77,7 @@ def progress(registry: Registry, row: RequestRow) -> dict[str, Any]:
         r.refusal.station: f"{r.refusal.code}: {r.refusal.text}"
         for r in registry.refusals(row.request.request_id)
     }
-    need = required_signers(vault, row.request)
+    need = vault.threshold
     return {
         "request_id": row.request.request_id.hex(),
         "summary": describe(row.request.action, vault.asset),
@@ -248,9 +249,7 @@ def cmd_finalize(ctx: Context) -> int:
     signers = ", ".join(r.station for r in bundle.responses)
     ctx.say(f"bundle for request {row.request.request_id.hex()[:8]} written to {out} ({len(data)} bytes)")
     ctx.say(f"  {describe(row.request.action, vault.asset)}")
-    ctx.say(
-        f"  signed by {signers} ({len(bundle.responses)} of {required_signers(vault, row.request)} needed)"
-    )
+    ctx.say(f"  signed by {signers} ({len(bundle.responses)} of {vault.threshold} needed)")
     ctx.say(f"  readable copy: {json_out}")
     if successor is not None:
         ctx.say(

@@ -33,9 +33,10 @@ from host.bundles import describe, request_json
 from host.commands.setup import vault_keys
 from host.context import Context
 from host.errors import LocalRefusal, UsageError
-from host.registry import Registry, RequestRow, VaultRow
+from host.history import history_for
+from host.registry import RequestRow, VaultRow
 from host.text import relative, when
-from host.timeline import Preflight, approvals_of, preflight, station_states
+from host.timeline import preflight
 
 
 def _current(ctx: Context, vault_id: str) -> VaultRow:
@@ -76,13 +77,10 @@ def _action(ctx: Context, kind: str) -> tuple[str, Action]:
         )
     vault = _current(ctx, a.vault_id).definition
     if kind == "rekey":
-        keys = vault_keys(ctx, a.station)
+        keys = vault_keys(ctx, a.station, a.vault_id)
         if not 1 <= a.threshold <= len(keys):
             raise UsageError(f"--threshold must be between 1 and {len(keys)}")
-        declared = a.declared_signers if a.declared_signers is not None else vault.threshold
-        if not 1 <= declared <= len(vault.keys):
-            raise UsageError(f"--declared-signers must be between 1 and {len(vault.keys)}")
-        return a.vault_id, Rekey(keys=keys, threshold=a.threshold, declared_signers=declared)
+        return a.vault_id, Rekey(keys=keys, threshold=a.threshold)
     return a.vault_id, RaiseLock(threshold=a.threshold)
 
 
@@ -98,10 +96,15 @@ def _lifetime(ctx: Context, limit: int) -> int:
     return life
 
 
-def check_against_policy(registry: Registry, row: VaultRow, request: SpendRequest, now: int) -> Preflight:
-    rows = registry.requests_with_responses(row.definition.vault_id)
-    states = station_states(registry.vault_generations(row.definition.vault_id), approvals_of(rows))
-    return preflight(row.definition, states, request, now)
+def _included(ctx: Context, vault_id: str) -> frozenset[bytes]:
+    """Requests the operator adds to the history: ones a station signed but whose answer never came back."""
+    found = set()
+    for text in ctx.args.include or ():
+        row = ctx.registry.find_request(text)
+        if row.request.vault_id != vault_id:
+            raise UsageError(f"--include {text}: that request is for vault {row.request.vault_id!r}")
+        found.add(row.request.request_id)
+    return frozenset(found)
 
 
 def cmd_request(ctx: Context) -> int:
@@ -110,6 +113,8 @@ def cmd_request(ctx: Context) -> int:
     row = _current(ctx, vault_id)
     vault = row.definition
     now = ctx.clock()
+    generations = ctx.registry.vault_generations(vault_id)
+    rows = ctx.registry.requests_with_responses(vault_id)
     created = now - CLOCK_SKEW_SECONDS // 5  # a station clock a minute behind still sees it as created
     request = SpendRequest(
         request_id=os.urandom(REQUEST_ID_LEN),
@@ -118,8 +123,9 @@ def cmd_request(ctx: Context) -> int:
         created_at=created,
         expires_at=created + _lifetime(ctx, vault.rules.max_request_lifetime_seconds),
         action=action,
+        history=history_for(generations, rows, action, now, _included(ctx, vault_id)),
     )
-    outlook = check_against_policy(ctx.registry, row, request, now)
+    outlook = preflight(generations, rows, request, now)
     refusing = [o for o in outlook.outlooks if o.refuses]
     if not outlook.ok:
         by_reason: dict[str, list[str]] = {}
@@ -137,9 +143,9 @@ def cmd_request(ctx: Context) -> int:
             **request_json(request),
             "needed": outlook.needed,
             "stations": [
-                {"station": o.station, "refuses": o.refuses, "may_refuse": o.maybe, "reason": o.reason}
-                for o in outlook.outlooks
+                {"station": o.station, "refuses": o.refuses, "reason": o.reason} for o in outlook.outlooks
             ],
+            "history": len(request.history),
         }
     )
     ctx.say(f"request {request.request_id.hex()}  ({kind})")
@@ -147,9 +153,10 @@ def cmd_request(ctx: Context) -> int:
     ctx.say(f"  vault {vault_id} generation {vault.generation}; {outlook.needed} signature(s) needed")
     ctx.say(f"  digest  {request.digest().hex()}")
     ctx.say(f"  expires {when(request.expires_at)} ({relative(request.expires_at, now)})")
+    ctx.say(f"  history {len(request.history)} earlier request(s) of the vault, for the stations to count")
     for o in outlook.outlooks:
-        if o.refuses or o.maybe:
-            ctx.say(f"  {'will refuse' if o.refuses else 'may refuse'}: {o.station}: {o.reason}")
+        if o.refuses:
+            ctx.say(f"  will refuse: {o.station}: {o.reason}")
     ctx.say(f"next: host show {request.request_id.hex()[:8]}, and take it to the stations")
     return 0
 

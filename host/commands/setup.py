@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import secrets
 from pathlib import Path
 from typing import Any
 
-from airgap.errors import AirgapError, IncompleteError
+from airgap.errors import IncompleteError
 from airgap.files import atomic_write
+from airgap.scan import Unreadable
 from airgap.ur.ur import DecodeLimits
+from custody.schemas.commitment import SALT_LEN, vault_commitment
 from custody.schemas.key_record import UR_TYPE as KEY_RECORD_UR_TYPE
 from custody.schemas.key_record import KeyRecord
 from custody.schemas.policy_toml import (
@@ -37,8 +41,10 @@ def _read_record(ctx: Context) -> KeyRecord:
         DecodeLimits(max_message_len=4096, max_seq_len=64),
         in_process=ctx.args.in_process_decoder,
     ):
-        if isinstance(item, AirgapError):
-            raise item
+        if isinstance(item, Unreadable):
+            times = f" ({item.count} times)" if item.count > 1 else ""
+            ctx.say(f"note: unreadable input ignored{times}: {item.reason}")
+            continue
         return KeyRecord.from_cbor(item.cbor)
     raise IncompleteError(f"no complete key record was read from {ctx.args.scan}")
 
@@ -78,14 +84,47 @@ def _asset(text: str) -> Asset:
     return Asset(code=code, decimals=int(decimals))
 
 
-def vault_keys(ctx: Context, names: list[str]) -> tuple[VaultKey, ...]:
+def _pick_key(ctx: Context, spec: str, vault_id: str) -> KeyRecord:
+    """The enrolled key ``NAME[:LABEL]`` names: the station's only key, its key labelled like the
+    vault, or the label given."""
+    name, _, label = spec.partition(":")
+    rows = ctx.registry.station_keys(name)
+    if not rows:
+        raise UsageError(f"station {name!r} is not enrolled; run 'host enrol' for it first")
+    if label:
+        chosen = [r for r in rows if r.record.label == label]
+    elif len(rows) == 1:
+        chosen = rows
+    else:
+        chosen = [r for r in rows if r.record.label == vault_id]
+    if len(chosen) != 1:
+        labels = ", ".join(repr(r.record.label) for r in rows)
+        raise UsageError(f"station {name!r} holds keys {labels}: name one as {name}:LABEL")
+    return chosen[0].record
+
+
+def vault_keys(ctx: Context, specs: list[str], vault_id: str) -> tuple[VaultKey, ...]:
+    """The vault's keys, one per station; a key that guards another vault is refused (one per vault)."""
     keys = []
-    for name in names:
-        row = ctx.registry.station(name)
-        if row is None:
-            raise UsageError(f"station {name!r} is not enrolled; run 'host enrol' for it first")
-        keys.append(VaultKey(station=name, algorithm=row.record.algorithm, public_key=row.record.public_key))
-    if len(set(names)) != len(names):
+    for spec in specs:
+        record = _pick_key(ctx, spec, vault_id)
+        elsewhere = [
+            other
+            for other in ctx.registry.vault_ids()
+            if other != vault_id
+            and (row := ctx.registry.vault(other)) is not None
+            and row.definition.key(record.key_id) is not None
+        ]
+        if elsewhere:
+            raise UsageError(
+                f"{record.station}'s key {record.label!r} already guards vault {elsewhere[0]!r}; "
+                "a station holds one key per vault (appliance keygen a new one)"
+            )
+        keys.append(
+            VaultKey(station=record.station, algorithm=record.algorithm, public_key=record.public_key)
+        )
+    stations = [k.station for k in keys]
+    if len(set(stations)) != len(stations):
         raise UsageError("a station is named twice")
     return tuple(keys)
 
@@ -99,7 +138,7 @@ def cmd_vault_create(ctx: Context) -> int:
         raise UsageError("say which asset the vault holds: --asset CODE:DECIMALS, or --template FILE")
     if a.destination:
         rules["destinations"] = tuple(sorted(set(a.destination)))
-    for flag in ("max_per_spend", "window_max"):
+    for flag in ("min_per_spend", "max_per_spend", "window_max"):
         if getattr(a, flag) is not None:
             rules[flag] = parse_amount(getattr(a, flag), asset)
     for flag, name in DURATIONS.items():
@@ -108,13 +147,13 @@ def cmd_vault_create(ctx: Context) -> int:
                 rules[name] = parse_duration(getattr(a, flag))
             except ValueError as exc:
                 raise UsageError(f"--{flag.replace('_', '-')}: {exc}") from None
-    if a.rekey_penalty is not None:
-        rules["rekey_penalty"] = a.rekey_penalty
+    if a.window_count is not None:
+        rules["window_count"] = a.window_count
     missing = [f for f in Rules.__slots__ if f not in rules]
     if missing:
         flags = ", ".join("--" + f.replace("_seconds", "").replace("_", "-") for f in missing)
         raise UsageError(f"these rules are not set: {flags} (or start from --template FILE)")
-    keys = vault_keys(ctx, a.station)
+    keys = vault_keys(ctx, a.station, a.vault_id)
     definition = VaultDefinition(
         vault_id=a.vault_id, generation=1, asset=asset, threshold=a.threshold, keys=keys, rules=Rules(**rules)
     )
@@ -166,8 +205,17 @@ def cmd_vault_show(ctx: Context) -> int:
         ctx.say(f"  key          {k.station:<16} {k.algorithm.value:<9} {grouped(k.key_id)[:35]}")
     for dest in r.destinations:
         ctx.say(f"  destination  {dest}")
-    ctx.say(f"  per spend    {d.asset.format(r.max_per_spend)}")
-    ctx.say(f"  window       {d.asset.format(r.window_max)} per {format_duration(r.window_seconds)}")
+    ctx.say(f"  per spend    {d.asset.format(r.min_per_spend)} to {d.asset.format(r.max_per_spend)}")
+    ctx.say(
+        f"  window       {d.asset.format(r.window_max)} and {r.window_count} withdrawal(s) per "
+        f"{format_duration(r.window_seconds)}"
+    )
+    if not d.quorums_overlap:
+        ctx.say(
+            f"  shares       {d.threshold} of {len(d.keys)}: two quorums need not share a station, so each "
+            f"station signs at most {d.asset.format(d.share(r.window_max))} and {d.share(r.window_count)} "
+            "withdrawal(s) per window"
+        )
     ctx.say(f"  cooldown     {format_duration(r.cooldown_seconds)}")
     if r.two_phase:
         ctx.say(
@@ -177,7 +225,8 @@ def cmd_vault_show(ctx: Context) -> int:
     else:
         ctx.say("  announce     none: single-phase withdrawals")
     ctx.say(
-        f"  rekey        wait {format_duration(r.rekey_delay_seconds)}, x{r.rekey_penalty} per missing signer"
+        f"  rekey        all {d.threshold} signatures, {format_duration(r.rekey_delay_seconds)} after the "
+        "vault's last action"
     )
     ctx.say(f"  requests     live at most {format_duration(r.max_request_lifetime_seconds)}")
     return 0
@@ -185,11 +234,49 @@ def cmd_vault_show(ctx: Context) -> int:
 
 def cmd_vault_export(ctx: Context) -> int:
     row = _vault(ctx)
-    atomic_write(Path(ctx.args.out), row.definition.to_cbor())
+    d = row.definition
+    atomic_write(Path(ctx.args.out), d.to_cbor())
+    ctx.say(f"vault {d.vault_id} generation {d.generation} written to {ctx.args.out}")
+    ctx.say(f"  digest {d.digest().hex()}")
+    if ctx.args.opening is not None:
+        committed = ctx.registry.commitment(d.vault_id, d.generation)
+        if committed is None:
+            raise UsageError(
+                f"no commitment was made to generation {d.generation}: 'host vault commit' first"
+            )
+        salt, commitment, at = committed
+        opening = {
+            "vault_id": d.vault_id,
+            "generation": d.generation,
+            "vault_digest": d.digest().hex(),
+            "commitment": commitment.hex(),
+            "salt": salt.hex(),
+            "committed_at": at,
+        }
+        atomic_write(Path(ctx.args.opening), (json.dumps(opening, indent=2) + "\n").encode())
+        ctx.say(f"  opening (the salt for commitment {commitment.hex()[:16]}) written to {ctx.args.opening}")
+    return 0
+
+
+def cmd_vault_commit(ctx: Context) -> int:
+    """A salted commitment to the vault definition, to publish before anyone relies on it."""
+    row = _vault(ctx)
+    d = row.definition
+    committed = ctx.registry.commitment(d.vault_id, d.generation)
+    if committed is None:
+        salt = secrets.token_bytes(SALT_LEN)
+        commitment = vault_commitment(d.digest(), salt)
+        ctx.registry.add_commitment(d.vault_id, d.generation, salt, commitment, ctx.clock())
+        made = "made"
+    else:
+        commitment, made = committed[1], "already made"
+    ctx.data({"vault_id": d.vault_id, "generation": d.generation, "commitment": commitment.hex()})
+    ctx.say(f"commitment to vault {d.vault_id} generation {d.generation} ({made}):")
+    ctx.say(f"  {commitment.hex()}")
     ctx.say(
-        f"vault {row.definition.vault_id} generation {row.definition.generation} written to {ctx.args.out}"
+        "  Publish it now. It reveals nothing about the definition; later, 'host vault export --opening' "
+        "gives the salt that lets anyone check the vault file against it (host check-vault, host verify)."
     )
-    ctx.say(f"  digest {row.definition.digest().hex()}")
     return 0
 
 
@@ -197,9 +284,9 @@ def station_policy(ctx: Context, definition: VaultDefinition, station: str) -> S
     key = next((k for k in definition.keys if k.station == station), None)
     if key is None:
         raise UsageError(f"station {station!r} holds no key of vault {definition.vault_id!r}")
-    row = ctx.registry.station(station)
-    if row is None or row.record.key_id != key.key_id:
-        raise UsageError(f"station {station!r}'s enrolled key is not the vault's key for it")
+    row = ctx.registry.key(key.key_id)
+    if row is None or row.record.station != station:
+        raise UsageError(f"station {station!r}'s enrolled keys do not include the vault's key for it")
     return StationPolicy(vault=definition, key_label=row.record.label, key_id=key.key_id)
 
 

@@ -11,12 +11,21 @@ from __future__ import annotations
 
 import io
 import random
+from dataclasses import replace
 from pathlib import Path
 
 from airgap.qr.render import animation_frames
 from airgap.qr.sinks import write_png_folder
 from airgap.ur.ur import UR
-from custody.schemas.audit_log import GENESIS, AuditEntry, EntryKind, ExportHeader, export_bytes, make_entry
+from custody.schemas.audit_log import (
+    GENESIS,
+    AuditEntry,
+    EntryKind,
+    HeadSignature,
+    SignedHead,
+    export_bytes,
+    make_entry,
+)
 from custody.schemas.key_record import KeyRecord
 from custody.schemas.request import SpendRequest
 from custody.schemas.response import REFUSAL_UR_TYPE, RESPONSE_UR_TYPE, Refusal, SignatureResponse
@@ -54,8 +63,10 @@ class FakeStation:
 
     def sign(self, request: SpendRequest, at: int) -> SignatureResponse:
         digest = request.digest()
-        approve = self.log(EntryKind.APPROVE, {"request": request.to_cbor(), "request_digest": digest}, at)
-        response = self.key.respond(request, audit_seq=approve.seq, log_head=approve.hash)
+        approve = self.log(
+            EntryKind.APPROVE, {"request": request.core().to_cbor(), "request_digest": digest}, at
+        )
+        response = self.key.respond(request, audit_seq=approve.seq, log_head=approve.hash, approved_at=at)
         self.log(EntryKind.SIGNATURE, {"request_digest": digest, "response": response.to_cbor()}, at)
         return response
 
@@ -71,9 +82,23 @@ class FakeStation:
             at=at,
         )
 
-    def export(self) -> bytes:
-        last = self.entries[-1]
-        return export_bytes(ExportHeader(station=self.name, count=last.seq, head=last.hash), self.entries)
+    def head(self, entries: list[AuditEntry] | None = None, *, signed: bool = True) -> SignedHead:
+        """The head of ``entries`` (default: the whole log), signed with the station's key as its HSM
+        would sign it, or not signed at all: what someone without the HSM can produce."""
+        last = (entries or self.entries)[-1]
+        head = SignedHead(station=self.name, count=last.seq, head=last.hash, at=last.at)
+        if not signed:
+            return head
+        signature = HeadSignature(
+            key_id=self.key.vault_key.key_id, signature=self.key.sign(head.statement_digest())
+        )
+        return replace(head, signatures=(signature,))
+
+    def export(self, at: int) -> bytes:
+        """What 'appliance audit export' writes at ``at``: the export logged, then the whole log under
+        a head signed in the HSM."""
+        self.log(EntryKind.EXPORTED, {"entries_before": len(self.entries)}, at)
+        return export_bytes(self.head(), self.entries)
 
     def rewrite_from(self, seq: int) -> None:
         """What an attacker with the disk does: drop entries from ``seq`` on and re-chain new ones."""
@@ -116,7 +141,7 @@ class Host:
     def __call__(self, *argv: str) -> tuple[int, str, str]:
         out, err = io.StringIO(), io.StringIO()
         args = list(argv)
-        if argv and argv[0] != "verify":
+        if argv and argv[0] not in ("verify", "check-vault"):
             args.append(f"--registry={self.registry}")  # every subcommand but verify takes it
         code = main(args, out=out, err=err, clock=lambda: self.now)
         return code, out.getvalue(), err.getvalue()
@@ -151,8 +176,10 @@ def create_vault(host: Host, fleet: list[FakeStation], threshold: int = 3, *extr
         "0",
         "--rekey-delay",
         "1d",
-        "--rekey-penalty",
-        "2",
+        "--min-per-spend",
+        "1",
+        "--window-count",
+        "10",
         "--max-request-lifetime",
         "1h",
         *extra,

@@ -17,8 +17,8 @@ from airgap.camera.frames import ImageFolderSource
 from airgap.camera.simulator import PROFILES, CameraSimulator
 from airgap.qr.decode import payloads_in_image
 from airgap.qr.sinks import write_png_folder
-from appliance.cli import export_qr
 from appliance.cli import main as appliance_main
+from appliance.commands.keys import export_qr
 from appliance.policy_install import install_policy
 from appliance.run_loop import run
 from custody.schemas.policy_toml import load_policy_file
@@ -49,7 +49,8 @@ def test_a_two_of_three_vault_from_enrolment_to_audit(softhsm: Path, tmp_path: P
         ("--announce-delay", "0"),
         ("--announce-expiry", "0"),
         ("--rekey-delay", "1d"),
-        ("--rekey-penalty", "4"),
+        ("--min-per-spend", "1"),
+        ("--window-count", "8"),
         ("--max-request-lifetime", "1h"),
     ):
         args += [flag, value]
@@ -91,14 +92,11 @@ def test_a_two_of_three_vault_from_enrolment_to_audit(softhsm: Path, tmp_path: P
 
     for s in fleet:
         export = tmp_path / f"{s.name}.audit"
-        assert (
-            appliance_main(
-                ["audit", "export", "--state", str(s.state), "--out", str(export)], out=io.StringIO()
-            )
-            == 0
-        )
+        cards = [a for c in s.card_paths() for a in ("--card", str(c))]
+        argv = ["audit", "export", "--state", str(s.state), *cards, "--out", str(export)]
+        assert appliance_main(argv, out=io.StringIO(), clock=clock) == 0
         code, out, err = host("audit", str(export))
         assert code == 0 and "audit clean" in out, out + err
     with Registry(host.registry) as reg:
         row = reg.find_request(request_id)
-        assert {r.approved_at for r in reg.responses(row.request.request_id)} == {clock()}
+        assert {r.response.approved_at for r in reg.responses(row.request.request_id)} == {clock()}
