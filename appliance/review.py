@@ -115,6 +115,8 @@ def history_lines(vault: VaultDefinition, history: tuple[HistoryEntry, ...]) -> 
         signed = ", ".join(stations) or "no signature of the current keys"
         if others:
             signed += f" (+{others} by earlier keys)"
+        if entry.signatures:
+            signed += f", the last at {stamp(max(s.approved_at for s in entry.signatures))}"
         lines.append(
             f"  {number:>2}. {core.request_id.hex()[:8]}  {describe_action(core.action, vault.asset)}; "
             f"signed by {signed}; expires {stamp(core.expires_at)}"

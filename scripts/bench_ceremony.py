@@ -2,8 +2,10 @@
 """Ceremony benchmark: station machine time for one request, from payload to rendered answer (scan excluded).
 
 One SoftHSM station in a temporary directory, a policy installed and sealed,
-then N requests of about 1 KB (a rekey naming 12 keys, the largest action)
-and N plain withdrawals, each through the whole ceremony: parse, decide,
+then N plain withdrawals and N rekeys naming 12 keys (the largest action),
+two hours apart, each carrying the vault's history as the host sends it
+(the requests signed in the last day), through the whole ceremony: parse,
+verify every history signature, decide,
 review, card check, HSM login, log-versus-seal check, approval logged and
 sealed, HSM signature verified, signature logged and sealed, and the answer
 rendered as QR frames. Repeated with the log pre-filled, because every
@@ -31,6 +33,7 @@ from appliance.ceremony import Ceremony, Outcome
 from appliance.hsm.pkcs11_signer import load_module
 from custody.schemas.audit_log import make_entry
 from custody.schemas.request import UR_TYPE, Rekey, Withdraw
+from custody.schemas.response import SignatureResponse
 from tests.appliance.kit import (
     ALLOWED,
     HOUR,
@@ -38,7 +41,6 @@ from tests.appliance.kit import (
     Clock,
     RecordingScreen,
     install,
-    make_request,
     make_station,
     vault_of,
 )
@@ -67,25 +69,24 @@ def prefill(db: Path, count: int, at: int) -> None:
         conn.executemany("INSERT INTO log VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
 
 
-def measure(station, vault, clock: Clock, count: int, big: bool) -> tuple[list[float], int]:  # type: ignore[no-untyped-def]
-    times, size = [], 0
+def measure(station, vault, clock: Clock, count: int, big: bool) -> tuple[list[float], int, int]:  # type: ignore[no-untyped-def]
+    times, size, history = [], 0, 0
     keys = tuple(SoftKey(i, f"station-{i}").vault_key for i in range(12))
     for _ in range(count):
         clock.advance(2 * HOUR)
         action = (
-            Rekey(keys=keys, threshold=7, declared_signers=1)
-            if big
-            else Withdraw(asset="XCH", amount=XCH, destination=ALLOWED)
+            Rekey(keys=keys, threshold=7) if big else Withdraw(asset="XCH", amount=XCH, destination=ALLOWED)
         )
-        request = make_request(vault, action, clock())
-        size = len(request.to_cbor())
+        request = station.request(vault, action, clock())  # with the vault's history, as the host sends it
+        size, history = len(request.to_cbor()), len(request.history)
         ceremony = Ceremony(station.open(), screen=RenderingScreen(), cards=lambda _: station.cards())
         start = time.perf_counter()
         answer = ceremony.handle(UR(UR_TYPE, request.to_cbor()))
         times.append(time.perf_counter() - start)
         ceremony.station.close()
         assert answer.outcome is Outcome.SIGNED, answer.text
-    return times, size
+        station.ledger.add(request, SignatureResponse.from_cbor(answer.ur.cbor))
+    return times, size, history
 
 
 def main() -> None:
@@ -106,20 +107,20 @@ def main() -> None:
         load_module(MODULE).reinitialize()
         clock = Clock()
         station = make_station(root, "bench", clock)
-        vault = vault_of([station.key()], threshold=1, rekey_delay_seconds=60, rekey_penalty=1)
+        vault = vault_of([station.key()], threshold=1, rekey_delay_seconds=60, window_count=32)
         install(station, vault)
         rows = []
         for label, big in (("withdraw", False), ("rekey, 12 keys", True)):
-            times, size = measure(station, vault, clock, args.count, big)
-            rows.append((label, size, "small", times))
+            times, size, history = measure(station, vault, clock, args.count, big)
+            rows.append((label, size, history, "small", times))
         prefill(station.state / "audit.db", args.prefill, clock())
         for label, big in (("withdraw", False), ("rekey, 12 keys", True)):
-            times, size = measure(station, vault, clock, args.count, big)
-            rows.append((label, size, f"+{args.prefill:,} entries", times))
-    print(f"{'request':<16} {'bytes':>6} {'log':>18} {'median ms':>10} {'worst ms':>9}")
-    for label, size, log, times in rows:
+            times, size, history = measure(station, vault, clock, args.count, big)
+            rows.append((label, size, history, f"+{args.prefill:,} entries", times))
+    print(f"{'request':<16} {'bytes':>6} {'history':>8} {'log':>18} {'median ms':>10} {'worst ms':>9}")
+    for label, size, history, log, times in rows:
         median, worst = statistics.median(times) * 1000, max(times) * 1000
-        print(f"{label:<16} {size:>6} {log:>18} {median:>10.1f} {worst:>9.1f}")
+        print(f"{label:<16} {size:>6} {history:>8} {log:>18} {median:>10.1f} {worst:>9.1f}")
 
 
 if __name__ == "__main__":

@@ -23,13 +23,15 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from custody.schemas.audit_log import (
     GENESIS,
-    ExportHeader,
+    HeadSignature,
+    SignedHead,
     make_entry,
     read_export,
     write_entries,
@@ -92,16 +94,23 @@ def write_log(path: Path, entries: int, station: SoftKey, requests: list[SpendRe
             if k < len(requests) and seq % 1000 in (999, 0):
                 req = requests[k]
                 if seq % 1000 == 999:
-                    kind, fields = "approve", {"request": req.to_cbor(), "request_digest": req.digest()}
+                    kind, fields = (
+                        "approve",
+                        {"request": req.core().to_cbor(), "request_digest": req.digest()},
+                    )
                 else:
-                    resp = station.respond(req, audit_seq=seq - 1, log_head=prev)
+                    resp = station.respond(req, audit_seq=seq - 1, log_head=prev, approved_at=T0 + seq - 1)
                     kind, fields = "signature", {"request_digest": req.digest(), "response": resp.to_cbor()}
                     k += 1
             e = make_entry(seq, T0 + seq, kind, fields, prev)
             write_entries(out, [e])
             prev = e.hash
     header = io.BytesIO()
-    write_export(header, ExportHeader(station=station.station, count=entries, head=prev), [])
+    head = SignedHead(station=station.station, count=entries, head=prev, at=T0 + entries)
+    signature = HeadSignature(
+        key_id=station.vault_key.key_id, signature=station.sign(head.statement_digest())
+    )
+    write_export(header, replace(head, signatures=(signature,)), [])
     with open(path, "wb") as out, open(body, "rb") as src:
         out.write(header.getvalue())
         while chunk := src.read(1 << 20):
@@ -151,7 +160,9 @@ def main() -> int:
         start = time.perf_counter()
         with open(path, "rb") as stream:
             header, entries = read_export(stream)
-            report = audit_export(header, entries, Known(by_digest.get, station.public, {}))
+            keys = {station.vault_key.key_id: (station.vault_key.algorithm, station.public)}
+            known = Known(by_digest.get, keys, {}, {}, lambda _: v.rules, T0 + args.entries)
+            report = audit_export(header, entries, known)
         checked = time.perf_counter() - start
         assert report.ok and report.matched == len(requests), report.findings[:3]
 
@@ -162,7 +173,9 @@ def main() -> int:
                 reg.add_request(r, 1)
         start = time.perf_counter()
         code = host_main(
-            ["audit", str(path), f"--registry={folder / 'registry.db'}"], out=io.StringIO(), clock=lambda: T0
+            ["audit", str(path), f"--registry={folder / 'registry.db'}"],
+            out=io.StringIO(),
+            clock=lambda: T0 + args.entries,
         )
         command = time.perf_counter() - start
         assert code == 0

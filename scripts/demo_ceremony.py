@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
 import os
 import shutil
 import sys
@@ -53,6 +54,9 @@ MARKER = ".airgap-demo"
 VAULT = "cold-prefarm"
 STATIONS = tuple(f"station-{n}" for n in range(1, 6))
 SIGNERS = ("station-2", "station-4", "station-5")  # any 3 of the 5; deliberately not the first three
+# Another quorum executes: stations 1 and 3 never signed the announcement, and check it from the
+# signed history the execution carries (docs/vault-wide.md).
+EXECUTE_SIGNERS = ("station-1", "station-3", "station-4")
 SHOWN_TAMPERED = "station-1"
 AMOUNT = "1250"
 TREASURY = "xch1coldtreasury0000000000000000000000000000000000000000000000"
@@ -93,6 +97,7 @@ class Demo:
         self.calendar = calendar
         self.seed = seed
         self.registry = out / "host" / "registry.db"
+        self.commitment = ""
 
     # -- the two tools, as typed ------------------------------------------------
 
@@ -207,6 +212,9 @@ class Demo:
             for station in STATIONS:
                 args += ["--station", station]
             self.host(args, lines, show=contains("vault", "digest"))
+        with self.t.step("host", "publish a salted commitment to the definition") as lines:
+            text = self.host(["vault", "commit", VAULT], lines, show=contains("^  [0-9a-f]{64}$"))
+            self.commitment = next(w for w in text.split() if len(w) == 64)
         with self.t.step("host", "write each station's policy file") as lines:
             self.host(
                 ["vault", "export-policy", VAULT, "--out-dir", str(self.dir / "policies")],
@@ -324,25 +332,36 @@ class Demo:
                 ["finalize", request_id[:8], "--out", str(bundle)], lines, show=contains("bundle", "written")
             )
 
-    def ceremony(self, name: str, argv: Sequence[str], *, tamper: bool) -> str:
+    def ceremony(self, name: str, argv: Sequence[str], signers: Sequence[str], *, tamper: bool) -> str:
         request_id, screen = self.new_request(argv, name)
         answers: list[tuple[str, Path]] = []
-        for number, station in enumerate(SIGNERS):
+        for number, station in enumerate(signers):
             answers.append((station, self.sign_at(station, screen, name, full_review=number == 0)))
         if tamper:
             answers.append((SHOWN_TAMPERED, self.refuse_at(SHOWN_TAMPERED, screen, name)))
         answers.reverse()  # the host scans them in whatever order the stations come back
-        self.collect(name, answers, accepted=len(SIGNERS))
+        self.collect(name, answers, accepted=len(signers))
         return request_id
 
     def verify(self, vault: Path, bundle: Path) -> None:
-        with self.t.step("host", "export the vault definition") as lines:
-            self.host(["vault", "export", VAULT, "--out", str(vault)], lines, show=contains("written"))
-        with self.t.step("anyone", "verify the bundle against the vault, no registry needed") as lines:
+        opening = vault.with_name("vault-opening.json")
+        with self.t.step(
+            "host", "export the vault definition, and the salt that opens its commitment"
+        ) as lines:
+            self.host(
+                ["vault", "export", VAULT, "--out", str(vault), "--opening", str(opening)],
+                lines,
+                show=contains("written"),
+            )
+        salt = json.loads(opening.read_text())["salt"]
+        with self.t.step("anyone", "verify the bundle against the vault, pinned by its commitment") as lines:
             text = self.t.run(
                 "host",
                 host_main,
-                ["verify", "--vault", str(vault), "--bundle", str(bundle)],
+                [
+                    *("verify", "--vault", str(vault), "--bundle", str(bundle)),
+                    *("--commitment", self.commitment, "--salt", salt),
+                ],
                 lines=lines,
                 clock=self.calendar,
             )
@@ -371,20 +390,24 @@ class Demo:
         for station in STATIONS:
             export = self.dir / "audit" / f"{station}.cbor"
             screen = self.dir / "stations" / station / "audit-qr"
-            with self.t.step(station, "export the audit log, as a file and as QR") as lines:
+            with self.t.step(
+                station, f"export the audit log with its HSM-signed head (cards {SIGNING_CARDS})"
+            ) as lines:
+                cards = [a for c in self.cards(station, SIGNING_CARDS) for a in ("--card", c)]
                 self.appliance(
                     [
                         "audit",
                         "export",
                         "--state",
                         str(self.state(station)),
+                        *cards,
                         "--out",
                         str(export),
                         "--qr-out",
                         str(screen),
                     ],
                     lines,
-                    show=contains("entries written", "frames"),
+                    show=contains("entries written", "frames", "signed in the HSM"),
                 )
             camera = self.dir / "host" / "camera" / f"{station}-audit"
             self.film("host", screen, camera, HOST_CAMERA)
@@ -441,12 +464,17 @@ def run_demo(out: Path, streams: Sequence[TextIO], *, start: int | None = None, 
         calendar.jump(30 * DAY + 3600)  # the cooldown counts from installation
         with t.phase("announce: 3 of 5 sign; a tampered copy is refused", calendar.label()):
             announce = demo.ceremony(
-                "announce", ["request", "announce", VAULT, "--amount", AMOUNT, "--to", TREASURY], tamper=True
+                "announce",
+                ["request", "announce", VAULT, "--amount", AMOUNT, "--to", TREASURY],
+                SIGNERS,
+                tamper=True,
             )
             demo.finalize(announce, out / "announce-bundle.cbor")
         calendar.jump(90 * DAY + 3600)  # the clawback window: a quorum could have cancelled until now
-        with t.phase("execute: 3 of 5 sign, finalize, verify", calendar.label()):
-            execute = demo.ceremony("execute", ["request", "execute", announce[:8]], tamper=False)
+        with t.phase("execute: another 3 of 5 sign, finalize, verify", calendar.label()):
+            execute = demo.ceremony(
+                "execute", ["request", "execute", announce[:8]], EXECUTE_SIGNERS, tamper=False
+            )
             demo.finalize(execute, out / "bundle.cbor")
             demo.verify(out / "vault.cbor", out / "bundle.cbor")
         with t.phase("the host audits every station's log", calendar.label()):
