@@ -16,7 +16,7 @@ from dataclasses import replace
 from typing import BinaryIO
 
 from appliance.cards import PresentedCard
-from appliance.errors import UsageError
+from appliance.errors import KeyMissingError, UsageError
 from appliance.station import Station
 from custody.schemas.audit_log import EntryKind, HeadSignature, SignedHead, write_export
 
@@ -36,6 +36,8 @@ def export_log(station: Station, presented: Sequence[PresentedCard], out: Binary
         signatures = []
         for record in records:
             key = sealed.session.find_key(record.label)
+            if key.key_id != record.key_id:  # a head signed by a key the host never enrolled proves nothing
+                raise KeyMissingError(f"the HSM's key {record.label!r} is not the one this station recorded")
             signatures.append(HeadSignature(key_id=key.key_id, signature=sealed.session.sign(key, digest)))
     head = replace(head, signatures=tuple(signatures))
     entries = itertools.takewhile(lambda e: e.seq <= head.count, station.store.entries())

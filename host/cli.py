@@ -27,6 +27,7 @@ from typing import TextIO
 from airgap.errors import AirgapError, IncompleteError, RenderError, SourceError
 from airgap.link_defaults import DEFAULT_FPS, DEFAULT_MAX_FRAGMENT, DEFAULT_MODULE_PX
 from custody.errors import CustodyError
+from host.audit_check import DEFAULT_MAX_AGE
 from host.context import Context, default_registry
 from host.errors import HostError
 
@@ -259,7 +260,7 @@ def _collect_and_check(sub: argparse._SubParsersAction[argparse.ArgumentParser])
     p.add_argument(
         "--max-age",
         type=int,
-        default=86_400,
+        default=DEFAULT_MAX_AGE,
         metavar="SECONDS",
         help="flag an export whose signed head is older than this (default: a day)",
     )

@@ -33,6 +33,16 @@ CORE_VERSION = 2
 #: Entries a history may hold. The policy's per-window count bounds how many spends fall in a
 #: window; this bounds what a hostile host can make a station verify.
 MAX_HISTORY = 64
+#: The fields a request and its core share; the core adds ``history_digest``, the wire form ``history``.
+CORE_FIELDS: dict[str, type] = {
+    "version": int,
+    "request_id": bytes,
+    "vault_id": str,
+    "policy_digest": bytes,
+    "created_at": int,
+    "expires_at": int,
+    "action": dict,
+}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -81,20 +91,7 @@ class RequestCore:
 
     @classmethod
     def from_map(cls, value: Any, *, what: str) -> RequestCore:
-        v = strict.fields(
-            value,
-            {
-                "version": int,
-                "request_id": bytes,
-                "vault_id": str,
-                "policy_digest": bytes,
-                "created_at": int,
-                "expires_at": int,
-                "action": dict,
-                "history_digest": bytes,
-            },
-            what=what,
-        )
+        v = strict.fields(value, {**CORE_FIELDS, "history_digest": bytes}, what=what)
         strict.version(v["version"], CORE_VERSION, what=what)
         return cls(
             request_id=v["request_id"],

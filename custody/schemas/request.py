@@ -26,6 +26,7 @@ from custody.schemas.actions import (
     action_from_map,
 )
 from custody.schemas.history import (
+    CORE_FIELDS,
     CORE_VERSION,
     MAX_HISTORY,
     HistoryEntry,
@@ -98,16 +99,7 @@ class SpendRequest:
         what = "spend request"
         v = strict.fields(
             strict.decode(data, what=what, max_bytes=MAX_REQUEST_BYTES),
-            {
-                "version": int,
-                "request_id": bytes,
-                "vault_id": str,
-                "policy_digest": bytes,
-                "created_at": int,
-                "expires_at": int,
-                "action": dict,
-                "history": list,
-            },
+            {**CORE_FIELDS, "history": list},
             what=what,
         )
         strict.version(v["version"], VERSION, what=what)

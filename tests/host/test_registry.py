@@ -68,3 +68,50 @@ def test_a_row_altered_behind_the_tools_back_fails_to_load(tmp_path: Path) -> No
 
     with Registry(path) as reg, pytest.raises(CustodyError):
         reg.requests()
+
+
+def test_a_first_format_registry_upgrades_in_place_keeping_keys_and_setting_old_rows_aside(
+    tmp_path: Path,
+) -> None:
+    """Migration 2: several keys per station, and the second message format. Enrolled keys carry
+    over; vaults, requests and answers of the first format are kept, never read, in legacy_ tables."""
+    path = tmp_path / "old.db"
+    db = sqlite3.connect(path)
+    for statement in MIGRATIONS[0].split(";"):
+        if statement.strip():
+            db.execute(statement)
+    record = KEYS[0]
+    from tests.host.kit import FakeStation
+
+    rec = FakeStation(record).record()
+    db.execute(
+        "INSERT INTO stations VALUES (?,?,?,?,?,?,?,?)",
+        (
+            rec.station,
+            rec.key_id,
+            rec.algorithm.value,
+            rec.public_key,
+            rec.label,
+            rec.token_serial,
+            rec.to_cbor(),
+            T0,
+        ),
+    )
+    db.execute("INSERT INTO vaults VALUES ('cold', 1, x'a0', x'00', ?, NULL)", (T0,))
+    db.execute(
+        "INSERT INTO requests (request_id, vault_id, generation, kind, body, digest, created_at, expires_at) "
+        "VALUES (x'01', 'cold', 1, 'withdraw', x'a0', x'02', ?, ?)",
+        (T0, T0 + 60),
+    )
+    db.execute("PRAGMA user_version = 1")
+    db.commit()
+    db.close()
+    with Registry(path) as reg:
+        assert reg.schema_version == len(MIGRATIONS) == 2
+        assert [r.record for r in reg.station_keys("station-1")] == [rec]
+        assert reg.vault("cold") is None and reg.requests() == []
+        reg.add_vault(vault(), T0)  # defined anew, in the second format
+    raw = sqlite3.connect(path)
+    assert raw.execute("SELECT count(*) FROM legacy_requests").fetchone() == (1,)
+    assert raw.execute("SELECT count(*) FROM legacy_vaults").fetchone() == (1,)
+    raw.close()
