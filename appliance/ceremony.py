@@ -32,12 +32,13 @@ from appliance.review import review_lines
 from appliance.screen import Screen
 from appliance.seal import LogRollbackError, voided_approvals
 from appliance.station import SealedSession, Station
+from custody.chains import ChainError, ChainFacts, adapter_for
 from custody.errors import CustodyError
 from custody.policy.engine import EXPLANATIONS, Approve, Code, Refuse, decide
 from custody.schemas.audit_log import AuditEntry, EntryKind
 from custody.schemas.request import SpendRequest
 from custody.schemas.response import REFUSAL_UR_TYPE, RESPONSE_UR_TYPE, Refusal, SignatureResponse
-from custody.schemas.vault import StationPolicy
+from custody.schemas.vault import StationPolicy, VaultDefinition
 
 CardProvider = Callable[[int], Sequence[PresentedCard]]
 FaultHook = Callable[[str], None]
@@ -81,6 +82,18 @@ class Answer:
     ur: UR
     code: str
     text: str
+
+
+def chain_facts(vault: VaultDefinition, request: SpendRequest) -> ChainFacts | None:
+    """What the vault's chain adapter derives from the request's payload; None for a statement vault.
+    CustodyError when the payload is missing, unexpected, or not a spend of this vault."""
+    if vault.chain is None:
+        if request.payload:
+            raise ChainError("a statement vault's request carries no chain spend")
+        return None
+    if not request.payload:
+        raise ChainError(f"a {vault.chain.chain} vault's request must carry its unsigned chain spend")
+    return adapter_for(vault.chain).parse(vault, request.payload)
 
 
 def _refusal_text(code: Code | StationCode, detail: str = "") -> str:
@@ -177,9 +190,13 @@ class Ceremony:
                 request, StationCode.POLICY_CHANGED, "differs from the copy logged at installation", now
             )
 
-        verdict = decide(policy.vault, station.vault_state(vault_id), request, now)
+        try:
+            chain = chain_facts(policy.vault, request)
+        except CustodyError as exc:
+            return self._refuse(request, Code.PAYLOAD_INVALID, str(exc)[:300], now)
+        verdict = decide(policy.vault, station.vault_state(vault_id), request, now, chain)
         prior = self._prior(digest) if isinstance(verdict, Refuse) and verdict.code is Code.REPLAY else None
-        lines = review_lines(self.name, policy, request, verdict.checks, verdict, now)
+        lines = review_lines(self.name, policy, request, verdict.checks, verdict, now, chain)
         if prior is not None:
             lines.append(
                 "the station stopped before showing this request's signature: the logged one will be shown"
@@ -209,7 +226,7 @@ class Ceremony:
             return self._refuse(request, StationCode.CARDS_REFUSED, str(exc), now)
         try:
             with station.sealed_session(cards, now) as sealed:
-                return self._sign(sealed, request, policy, now)
+                return self._sign(sealed, request, policy, now, chain)
         except LogRollbackError as exc:
             return self._refuse(request, StationCode.LOG_ROLLBACK, str(exc), now)
         except HsmError as exc:
@@ -230,7 +247,14 @@ class Ceremony:
         ]
         return approvals[-1] if approvals else None
 
-    def _sign(self, sealed: SealedSession, request: SpendRequest, policy: StationPolicy, now: int) -> Answer:
+    def _sign(
+        self,
+        sealed: SealedSession,
+        request: SpendRequest,
+        policy: StationPolicy,
+        now: int,
+        chain: ChainFacts | None,
+    ) -> Answer:
         station, vault_id, digest = self.station, request.vault_id, request.digest()
         if sealed.seal.policies.get(vault_id) != policy.digest():
             return self._refuse(
@@ -264,7 +288,7 @@ class Ceremony:
             approval = prior
         else:
             state = station.vault_state(vault_id)
-            verdict = decide(policy.vault, state, request, now)
+            verdict = decide(policy.vault, state, request, now, chain)
             if isinstance(verdict, Refuse):  # the verified log says no, whatever the disk said before
                 return self._refuse(request, verdict.code, verdict.text, now, sealed)
             approval = sealed.log(
@@ -275,6 +299,8 @@ class Ceremony:
                 request_digest=digest,
             )
         self.fault("approved")
+        # The chain's own message first: what the chain checks. Then the statement over it and the log head.
+        chain_signature = sealed.session.sign(key, chain.message) if chain is not None else b""
         unsigned = SignatureResponse(
             request_id=request.request_id,
             request_digest=digest,
@@ -285,6 +311,7 @@ class Ceremony:
             audit_seq=approval.seq,
             log_head=approval.hash,
             approved_at=approval.at,
+            chain_signature=chain_signature,
         )
         response = replace(unsigned, signature=sealed.session.sign(key, unsigned.statement_digest()))
         entry = station.log(

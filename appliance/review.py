@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from custody.chains.base import ChainFacts
 from custody.policy.engine import Approve, Check, Verdict
 from custody.schemas.history import HistoryEntry
 from custody.schemas.policy_toml import format_duration
@@ -131,12 +132,14 @@ def review_lines(
     checks: tuple[Check, ...],
     verdict: Verdict,
     now: int,
+    chain: ChainFacts | None = None,
 ) -> list[str]:
     v = policy.vault
     rows: list[tuple[str, str]] = [
         ("station", f"{station}  (key {policy.key_label!r}, id {policy.key_id.hex()[:16]})"),
         ("vault", f"{v.vault_id}  (generation {v.generation}, {v.threshold} of {len(v.keys)} signatures)"),
         *action_lines(policy, request),
+        *(chain.review_rows(v, stamp) if chain is not None else []),
         ("request id", request.request_id.hex()),
         ("created", when(request.created_at, now)),
         ("expires", when(request.expires_at, now)),

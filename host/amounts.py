@@ -10,7 +10,8 @@ from host.errors import UsageError
 _AMOUNT = re.compile(r"^\s*(\d[\d,_]*)(?:\.(\d+))?(?:\s+([A-Za-z][A-Za-z0-9]*))?\s*$")
 
 
-def parse_amount(text: str, asset: Asset) -> int:
+def parse_amount(text: str, asset: Asset, *, zero: bool = False) -> int:
+    """``zero``: 0 is allowed (a fee cap), else an amount is positive."""
     match = _AMOUNT.match(text)
     if not match:
         raise UsageError(f"{text!r} is not an amount (write e.g. 1250.5 or '1,250.5 {asset.code}')")
@@ -25,6 +26,7 @@ def parse_amount(text: str, asset: Asset) -> int:
     if len(frac) > asset.decimals:
         raise UsageError(f"{text!r} has more decimals than {asset.code}'s {asset.decimals}")
     amount: int = int(whole) * 10**asset.decimals + (int(frac.ljust(asset.decimals, "0")) if frac else 0)
-    if not 0 < amount <= MAX_AMOUNT:
-        raise UsageError(f"{text!r}: an amount must be positive and at most {MAX_AMOUNT} base units")
+    if not (0 if zero else 1) <= amount <= MAX_AMOUNT:
+        what = "non-negative" if zero else "positive"
+        raise UsageError(f"{text!r}: an amount must be {what} and at most {MAX_AMOUNT} base units")
     return amount

@@ -112,6 +112,7 @@ def _enrol_and_vault(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
         p.add_argument(flag, metavar="DURATION", help=text)
     p.add_argument("--min-per-spend", metavar="AMOUNT", help="the smallest withdrawal, whole units")
     p.add_argument("--window-count", type=_positive, help="most withdrawals (announcements) per window")
+    p.add_argument("--max-fee", metavar="AMOUNT", help="the most one request may pay in fees, whole units")
     p.set_defaults(func=setup.cmd_vault_create)
 
     p = _sub(vsub, "show", "the vault's definition, every rule")

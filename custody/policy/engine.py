@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from custody.policy.history import HistoryError, VaultView, vault_view
 from custody.policy.vault_state import CLOCK_SKEW_SECONDS, VaultState, share_lookback
@@ -26,6 +27,9 @@ from custody.schemas.history import RequestCore
 from custody.schemas.policy_toml import format_duration
 from custody.schemas.request import Announce, Cancel, Execute, RaiseLock, Rekey, SpendRequest, Withdraw
 from custody.schemas.vault import VaultDefinition
+
+if TYPE_CHECKING:
+    from custody.chains.base import ChainFacts
 
 __all__ = ["CLOCK_SKEW_SECONDS", "EXPLANATIONS", "Approve", "Check", "Code", "Refuse", "decide", "evaluate"]
 
@@ -57,6 +61,13 @@ class Code(StrEnum):
     ANNOUNCEMENT_EXPIRED = "announcement-expired"
     REKEY_DELAY = "rekey-delay"
     LOCK_RATCHET = "lock-ratchet"
+    FEE = "over-fee-cap"
+    PAYLOAD_INVALID = "payload-invalid"
+    PAYLOAD_MISMATCH = "payload-mismatch"
+    UNACCOUNTED = "unaccounted-amount"
+    SIDE_EFFECTS = "side-effects"
+    CUSTODY = "custody-change"
+    CLAWBACK = "clawback-too-short"
 
 
 #: What each refusal means, for the custodians' screen and the refusal message.
@@ -95,6 +106,14 @@ EXPLANATIONS: dict[Code, str] = {
     Code.REKEY_DELAY: "The rekey delay since the vault's last action has not passed yet.",
     Code.LOCK_RATCHET: "The lock level only goes up: the new threshold must exceed the current one, "
     "and fit the key set. Lower it only by a rekey.",
+    Code.FEE: "The fee is above the vault's cap.",
+    Code.PAYLOAD_INVALID: "The chain spend is missing, malformed, or not a spend of this vault.",
+    Code.PAYLOAD_MISMATCH: "The chain spend does not do what the request says.",
+    Code.UNACCOUNTED: "Some of the spent value leaves without a visible output (an implicit fee).",
+    Code.SIDE_EFFECTS: "The chain spend does more than this request may: other assets, drop coins, offers, "
+    "issuances, or coins the vault does not authorise.",
+    Code.CUSTODY: "The spend changes the vault's custody (or melts the vault) other than the request says.",
+    Code.CLAWBACK: "The payment's clawback is not the vault's, or expires before the vault's announce delay.",
 }
 
 
@@ -207,6 +226,11 @@ def _min_amount(v: VaultDefinition, s: VaultView, r: SpendRequest, now: int) -> 
     return Check("minimum", a.amount >= limit, f"min {v.asset.format(limit)}", Code.MIN_AMOUNT)
 
 
+def _fee(v: VaultDefinition, s: VaultView, r: SpendRequest, now: int) -> Check:
+    limit = v.rules.max_fee
+    return Check("fee", r.fee <= limit, f"{v.asset.format(r.fee)} (max {v.asset.format(limit)})", Code.FEE)
+
+
 def _per_spend(v: VaultDefinition, s: VaultView, r: SpendRequest, now: int) -> Check | None:
     a = r.action
     if not isinstance(a, Withdraw | Announce | Execute):
@@ -221,18 +245,19 @@ def _window(v: VaultDefinition, s: VaultView, r: SpendRequest, now: int) -> Chec
         return None  # an execution was counted when it was announced
     rules, fmt = v.rules, v.asset.format
     used = _spent(e.request for e in s.spends_after(now - rules.window_seconds))
-    ok = used + a.amount <= rules.window_max
+    ok = used + a.amount + r.fee <= rules.window_max
     detail = f"vault-wide {fmt(used)} used of {fmt(rules.window_max)} per {_when(rules.window_seconds)}"
     if not v.quorums_overlap:
         share = v.share(rules.window_max)
         mine = _spent(x.request for x in s.own_spends_after(now - share_lookback(rules)))
-        ok = ok and mine + a.amount <= share
+        ok = ok and mine + a.amount + r.fee <= share
         detail += f"; this station's share {fmt(mine)} used of {fmt(share)} ({_share_note(v)})"
     return Check("rolling window", ok, detail, Code.WINDOW)
 
 
 def _spent(requests: Iterable[RequestCore]) -> int:
-    return sum(a.amount for a in (q.action for q in requests) if isinstance(a, Withdraw | Announce))
+    """What withdrawals and announcements take out of the vault, fees included."""
+    return sum(q.action.amount + q.fee for q in requests if isinstance(q.action, Withdraw | Announce))
 
 
 def _share_note(v: VaultDefinition) -> str:
@@ -357,6 +382,7 @@ RULES: tuple[Rule, ...] = (
     _destination,
     _min_amount,
     _per_spend,
+    _fee,
     _window,
     _window_count,
     _cooldown,
@@ -371,13 +397,23 @@ def evaluate(vault: VaultDefinition, view: VaultView, request: SpendRequest, now
     return tuple(c for rule in RULES if (c := rule(vault, view, request, now)) is not None)
 
 
-def decide(vault: VaultDefinition, state: VaultState, request: SpendRequest, now: int) -> Verdict:
+def decide(
+    vault: VaultDefinition,
+    state: VaultState,
+    request: SpendRequest,
+    now: int,
+    chain: ChainFacts | None = None,
+) -> Verdict:
+    """``chain``: the facts the vault's chain adapter derived from the request's payload, whose own
+    rules (the spend does what the request says, fees, clawbacks, custody) run after the vault's."""
     try:
         view = vault_view(vault, state, request)
     except HistoryError as exc:
         check = Check("history", False, str(exc), Code.HISTORY_INVALID)
         return Refuse(check.code, f"{EXPLANATIONS[check.code]} ({exc})", (check,))
     checks = evaluate(vault, view, request, now)
+    if chain is not None:
+        checks += chain.checks(vault, view, request, now)
     for check in checks:
         if not check.ok:
             return Refuse(check.code, f"{EXPLANATIONS[check.code]} ({check.rule}: {check.detail})", checks)

@@ -45,6 +45,7 @@ def response_for(core: RequestCore, key: VaultKey, signature: HistorySignature) 
         audit_seq=signature.audit_seq,
         log_head=signature.log_head,
         approved_at=signature.approved_at,
+        chain_signature=signature.chain_signature,
         signature=signature.signature,
     )
 
@@ -56,6 +57,7 @@ def history_signature(response: SignatureResponse) -> HistorySignature:
         audit_seq=response.audit_seq,
         log_head=response.log_head,
         signature=response.signature,
+        chain_signature=response.chain_signature,
     )
 
 

@@ -14,6 +14,7 @@ from enum import Enum
 class Tag(bytes, Enum):
     SPEND_REQUEST = b"airgap/spend-request/v2"
     REQUEST_HISTORY = b"airgap/request-history/v1"
+    CHAIN_PAYLOAD = b"airgap/chain-payload/v1"
     SIGNATURE_RESPONSE = b"airgap/signature-response/v2"
     REFUSAL = b"airgap/refusal/v1"
     KEY_RECORD = b"airgap/key-record/v1"

@@ -27,13 +27,14 @@ from custody.errors import SchemaError
 from custody.schemas import strict
 from custody.schemas.actions import REQUEST_ID_LEN, Action, action_from_map, action_to_map
 from custody.schemas.digests import Tag, tagged_digest
-from custody.schemas.vault import MAX_KEYS, check_vault_id
+from custody.schemas.vault import MAX_AMOUNT, MAX_KEYS, check_vault_id
 
 CORE_VERSION = 2
 #: Entries a history may hold. The policy's per-window count bounds how many spends fall in a
 #: window; this bounds what a hostile host can make a station verify.
 MAX_HISTORY = 64
-#: The fields a request and its core share; the core adds ``history_digest``, the wire form ``history``.
+#: The fields a request and its core share; the core adds ``history_digest`` and ``payload_digest``,
+#: the wire form ``history`` and ``payload`` themselves.
 CORE_FIELDS: dict[str, type] = {
     "version": int,
     "request_id": bytes,
@@ -42,7 +43,10 @@ CORE_FIELDS: dict[str, type] = {
     "created_at": int,
     "expires_at": int,
     "action": dict,
+    "fee": int,
 }
+#: A chain payload (an unsigned spend) is at most this large on the wire, compressed.
+MAX_PAYLOAD = 48 * 1024
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -55,7 +59,9 @@ class RequestCore:
     created_at: int
     expires_at: int
     action: Action
+    fee: int  # what the chain payload pays in fees, in base units (0 without a chain)
     history_digest: bytes
+    payload_digest: bytes
     _bytes: bytes = field(default=b"", init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -67,7 +73,9 @@ class RequestCore:
         strict.timestamp(self.expires_at, what=what, name="expires_at")
         if self.expires_at <= self.created_at:
             raise SchemaError(f"{what}: expires_at must be after created_at")
+        strict.natural(self.fee, what=what, name="fee", limit=MAX_AMOUNT)
         strict.sized(self.history_digest, what=what, name="history_digest", length=32)
+        strict.sized(self.payload_digest, what=what, name="payload_digest", length=32)
         object.__setattr__(self, "_bytes", strict.encode(self.to_map()))
 
     def to_map(self) -> dict[str, Any]:
@@ -79,7 +87,9 @@ class RequestCore:
             "created_at": self.created_at,
             "expires_at": self.expires_at,
             "action": action_to_map(self.action),
+            "fee": self.fee,
             "history_digest": self.history_digest,
+            "payload_digest": self.payload_digest,
         }
 
     def to_cbor(self) -> bytes:
@@ -91,7 +101,7 @@ class RequestCore:
 
     @classmethod
     def from_map(cls, value: Any, *, what: str) -> RequestCore:
-        v = strict.fields(value, {**CORE_FIELDS, "history_digest": bytes}, what=what)
+        v = strict.fields(value, {**CORE_FIELDS, "history_digest": bytes, "payload_digest": bytes}, what=what)
         strict.version(v["version"], CORE_VERSION, what=what)
         return cls(
             request_id=v["request_id"],
@@ -100,7 +110,9 @@ class RequestCore:
             created_at=v["created_at"],
             expires_at=v["expires_at"],
             action=action_from_map(v["action"], what=what),
+            fee=v["fee"],
             history_digest=v["history_digest"],
+            payload_digest=v["payload_digest"],
         )
 
     @classmethod
@@ -117,6 +129,7 @@ class HistorySignature:
     audit_seq: int
     log_head: bytes
     signature: bytes
+    chain_signature: bytes = b""
 
     def to_map(self) -> dict[str, Any]:
         return {
@@ -125,13 +138,21 @@ class HistorySignature:
             "audit_seq": self.audit_seq,
             "log_head": self.log_head,
             "signature": self.signature,
+            "chain_signature": self.chain_signature,
         }
 
     @classmethod
     def from_map(cls, value: Any, *, what: str) -> HistorySignature:
         v = strict.fields(
             value,
-            {"key_id": bytes, "approved_at": int, "audit_seq": int, "log_head": bytes, "signature": bytes},
+            {
+                "key_id": bytes,
+                "approved_at": int,
+                "audit_seq": int,
+                "log_head": bytes,
+                "signature": bytes,
+                "chain_signature": bytes,
+            },
             what=what,
         )
         strict.sized(v["key_id"], what=what, name="key_id", length=32)
@@ -139,6 +160,8 @@ class HistorySignature:
         strict.natural(v["audit_seq"], what=what, name="audit_seq", positive=True)
         strict.sized(v["log_head"], what=what, name="log_head", length=32)
         strict.sized(v["signature"], what=what, name="signature", length=64)
+        if len(v["chain_signature"]) not in (0, 64):
+            raise SchemaError(f"{what}: chain_signature must be empty or 64 bytes")
         return cls(**v)
 
 
@@ -183,6 +206,11 @@ def check_history(history: tuple[HistoryEntry, ...], *, what: str) -> None:
 
 def history_to_list(history: tuple[HistoryEntry, ...]) -> list[dict[str, Any]]:
     return [e.to_map() for e in history]
+
+
+def payload_digest(payload: bytes) -> bytes:
+    """The chain payload's digest, which the core carries in its place (empty: a statement vault)."""
+    return tagged_digest(Tag.CHAIN_PAYLOAD, payload)
 
 
 def history_digest(history: tuple[HistoryEntry, ...]) -> bytes:

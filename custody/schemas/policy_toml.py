@@ -38,6 +38,7 @@ DURATIONS = {
 _SCHEMA: dict[str, dict[str, Any]] = {
     "vault": {"id": str, "generation": int, "threshold": int, "asset": dict, "keys": list},
     "vault.asset": {"code": str, "decimals": int},
+    "vault.chain": {"chain": str, "network": str, "launcher_id": str},
     "vault.keys": {"station": str, "algorithm": str, "public_key": str},
     "rules": {
         "destinations": list,
@@ -45,6 +46,7 @@ _SCHEMA: dict[str, dict[str, Any]] = {
         "max_per_spend": int,
         "window_max": int,
         "window_count": int,
+        "max_fee": int,
         **dict.fromkeys(DURATIONS, (int, str)),
     },
     "station": {"key_label": str, "key_id": str},
@@ -115,8 +117,15 @@ def compile_policy(text: str, source: str = "policy") -> StationPolicy:
     except tomllib.TOMLDecodeError as exc:
         raise PolicyFileError(f"{source}: not valid TOML: {exc}") from None
     _check_table(doc, "", {k: dict for k in ("vault", "rules", "station")}, fail)
+    chain_table = doc["vault"].pop("chain", None) if isinstance(doc.get("vault"), dict) else None
     vault = _check_table(doc["vault"], "vault", _SCHEMA["vault"], fail)
     asset = _check_table(vault["asset"], "vault.asset", _SCHEMA["vault.asset"], fail)
+    chain = None
+    if chain_table is not None:
+        if not isinstance(chain_table, dict):
+            raise fail("vault.chain", "is a [vault.chain] table")
+        c = _check_table(chain_table, "vault.chain", _SCHEMA["vault.chain"], fail)
+        chain = {**c, "launcher_id": _hex(c["launcher_id"], "vault.chain.launcher_id", fail)}
     keys = []
     for i, entry in enumerate(vault["keys"]):
         path = f"vault.keys[{i}]"
@@ -134,7 +143,10 @@ def compile_policy(text: str, source: str = "policy") -> StationPolicy:
         raise fail("rules.destinations", "a destination is listed twice")
     rule_map: dict[str, Any] = {
         "destinations": sorted(dests),
-        **{name: rules[name] for name in ("min_per_spend", "max_per_spend", "window_max", "window_count")},
+        **{
+            name: rules[name]
+            for name in ("min_per_spend", "max_per_spend", "window_max", "window_count", "max_fee")
+        },
     }
     for name, field in DURATIONS.items():
         try:
@@ -149,6 +161,7 @@ def compile_policy(text: str, source: str = "policy") -> StationPolicy:
         "threshold": vault["threshold"],
         "keys": keys,
         "rules": rule_map,
+        "chain": chain,
     }
     try:
         definition = VaultDefinition.from_map(vault_map)
@@ -165,6 +178,7 @@ _BLAME = (  # most specific first: the first word found in a schema message pick
     ("min_per_spend", "rules.min_per_spend"),
     ("max_per_spend", "rules.max_per_spend"),
     ("window_count", "rules.window_count"),
+    ("max_fee", "rules.max_fee"),
     ("quorums need not share", "vault.threshold"),
     ("window_max", "rules.window_max"),
     ("decimals", "vault.asset.decimals"),
@@ -173,6 +187,9 @@ _BLAME = (  # most specific first: the first word found in a schema message pick
     ("key label", "station.key_label"),
     ("threshold", "vault.threshold"),
     ("vault id", "vault.id"),
+    ("chain", "vault.chain"),
+    ("network", "vault.chain.network"),
+    ("launcher", "vault.chain.launcher_id"),
     ("generation", "vault.generation"),
     ("destination", "rules.destinations"),
     ("announce", "rules.announce_delay"),
@@ -234,6 +251,14 @@ def render_policy(policy: StationPolicy, comment: str = "") -> str:
         f'code = "{v.asset.code}"',
         f"decimals = {v.asset.decimals}",
     ]
+    if v.chain is not None:
+        out += [
+            "",
+            "[vault.chain]",
+            f'chain = "{v.chain.chain}"',
+            f'network = "{v.chain.network}"',
+            f'launcher_id = "{v.chain.launcher_id.hex()}"',
+        ]
     for k in v.keys:
         out += ["", "[[vault.keys]]", f'station = "{k.station}"', f'algorithm = "{k.algorithm.value}"']
         out += [f'public_key = "{k.public_key.hex()}"  # key id {k.key_id.hex()[:16]}']
@@ -245,6 +270,7 @@ def render_policy(policy: StationPolicy, comment: str = "") -> str:
         f"max_per_spend = {r.max_per_spend}  # {v.asset.format(r.max_per_spend)}",
         f"window_max = {r.window_max}  # {v.asset.format(r.window_max)}",
         f"window_count = {r.window_count}  # withdrawals or announcements per window",
+        f"max_fee = {r.max_fee}  # {v.asset.format(r.max_fee)} per request, at most",
     ]
     for name, field in DURATIONS.items():
         out.append(f'{name} = "{format_duration(getattr(r, field))}"')

@@ -29,11 +29,13 @@ from custody.schemas.history import (
     CORE_FIELDS,
     CORE_VERSION,
     MAX_HISTORY,
+    MAX_PAYLOAD,
     HistoryEntry,
     RequestCore,
     check_history,
     history_digest,
     history_to_list,
+    payload_digest,
 )
 
 __all__ = [
@@ -66,11 +68,15 @@ class SpendRequest:
     created_at: int
     expires_at: int
     action: Action
+    fee: int = 0
     history: tuple[HistoryEntry, ...] = ()
+    payload: bytes = b""  # the chain's unsigned spend, compressed (docs/chia.md); empty: a statement vault
     _core: RequestCore | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         check_history(self.history, what="spend request")
+        if len(self.payload) > MAX_PAYLOAD:
+            raise SchemaError(f"spend request: the chain payload exceeds {MAX_PAYLOAD} bytes")
         core = RequestCore(
             request_id=self.request_id,
             vault_id=self.vault_id,
@@ -78,7 +84,9 @@ class SpendRequest:
             created_at=self.created_at,
             expires_at=self.expires_at,
             action=self.action,
+            fee=self.fee,
             history_digest=history_digest(self.history),
+            payload_digest=payload_digest(self.payload),
         )
         object.__setattr__(self, "_core", core)
 
@@ -90,8 +98,12 @@ class SpendRequest:
         return self.core().digest()
 
     def to_cbor(self) -> bytes:
-        wire: dict[str, Any] = {**self.core().to_map(), "history": history_to_list(self.history)}
-        del wire["history_digest"]
+        wire: dict[str, Any] = {
+            **self.core().to_map(),
+            "history": history_to_list(self.history),
+            "payload": self.payload,
+        }
+        del wire["history_digest"], wire["payload_digest"]
         return strict.encode(wire)
 
     @classmethod
@@ -99,7 +111,7 @@ class SpendRequest:
         what = "spend request"
         v = strict.fields(
             strict.decode(data, what=what, max_bytes=MAX_REQUEST_BYTES),
-            {**CORE_FIELDS, "history": list},
+            {**CORE_FIELDS, "history": list, "payload": bytes},
             what=what,
         )
         strict.version(v["version"], VERSION, what=what)
@@ -112,6 +124,8 @@ class SpendRequest:
             created_at=v["created_at"],
             expires_at=v["expires_at"],
             action=action_from_map(v["action"], what=what),
+            fee=v["fee"],
+            payload=v["payload"],
             history=tuple(
                 HistoryEntry.from_map(e, what=f"{what} history entry {n}")
                 for n, e in enumerate(v["history"], 1)

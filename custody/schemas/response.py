@@ -50,6 +50,7 @@ _RESPONSE_FIELDS: dict[str, type] = {
     "audit_seq": int,
     "log_head": bytes,
     "approved_at": int,
+    "chain_signature": bytes,
     "signature": bytes,
 }
 
@@ -65,6 +66,7 @@ class SignatureResponse:
     audit_seq: int
     log_head: bytes
     approved_at: int
+    chain_signature: bytes = b""  # over the chain's own message (docs/chia.md); empty for a statement vault
     signature: bytes = b""
 
     def _unsigned_map(self) -> dict[str, Any]:
@@ -79,6 +81,7 @@ class SignatureResponse:
             "audit_seq": self.audit_seq,
             "log_head": self.log_head,
             "approved_at": self.approved_at,
+            "chain_signature": self.chain_signature,
         }
 
     def statement_digest(self) -> bytes:
@@ -105,6 +108,8 @@ class SignatureResponse:
         strict.natural(v["audit_seq"], what=what, name="audit_seq", positive=True)
         strict.sized(v["log_head"], what=what, name="log_head", length=32)
         strict.timestamp(v["approved_at"], what=what, name="approved_at")
+        if len(v["chain_signature"]) not in (0, 64):
+            raise SchemaError(f"{what}: chain_signature must be empty or 64 bytes")
         strict.sized(v["signature"], what=what, name="signature", length=64)
         algorithm = parse_algorithm(v["algorithm"], what=what)
         del v["version"]

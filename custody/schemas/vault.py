@@ -17,6 +17,7 @@ from typing import Any
 
 from custody.errors import SchemaError
 from custody.schemas import strict
+from custody.schemas.chain import ChainBinding, binding_from_map
 from custody.schemas.digests import Tag, tagged_digest
 from custody.schemas.key_record import Algorithm, key_id_for, parse_algorithm
 
@@ -112,6 +113,7 @@ _RULE_FIELDS: dict[str, type] = {
     "max_per_spend": int,
     "window_max": int,
     "window_count": int,
+    "max_fee": int,
     "window_seconds": int,
     "cooldown_seconds": int,
     "announce_delay_seconds": int,
@@ -130,6 +132,7 @@ class Rules:
     max_per_spend: int
     window_max: int
     window_count: int  # withdrawals and announcements per window, whatever their size
+    max_fee: int  # the most one request may pay the chain in fees (0 for a statement vault)
     window_seconds: int
     cooldown_seconds: int
     announce_delay_seconds: int  # 0: single-phase withdrawals; >0: announce, wait, execute
@@ -183,6 +186,7 @@ class VaultDefinition:
     threshold: int
     keys: tuple[VaultKey, ...]
     rules: Rules
+    chain: ChainBinding | None = None  # None: a statement vault (custody/schemas/chain.py)
     _digest: bytes = field(default=b"", init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -198,6 +202,10 @@ class VaultDefinition:
                     f"station may sign only {self.threshold}/{n} of the window's limits; this leaves it "
                     "less than one minimum withdrawal. Raise the limits or the threshold."
                 )
+        if self.chain is not None:
+            from custody.chains import adapter_for
+
+            adapter_for(self.chain).check_vault(self)
         object.__setattr__(self, "_digest", tagged_digest(Tag.VAULT, self.to_cbor()))
 
     def digest(self) -> bytes:
@@ -225,6 +233,7 @@ class VaultDefinition:
             "threshold": self.threshold,
             "keys": keys_to_list(self.keys),
             "rules": self.rules.to_map(),
+            "chain": self.chain.to_map() if self.chain is not None else None,
         }
 
     def to_cbor(self) -> bytes:
@@ -232,6 +241,10 @@ class VaultDefinition:
 
     @classmethod
     def from_map(cls, value: Any, *, what: str = "vault") -> VaultDefinition:
+        if not isinstance(value, dict) or "chain" not in value:
+            raise SchemaError(f"{what}: expected a map with a chain field")
+        chain = binding_from_map(value["chain"], what=what)
+        value = {k: item for k, item in value.items() if k != "chain"}
         v = strict.fields(
             value,
             {
@@ -254,6 +267,7 @@ class VaultDefinition:
             threshold=v["threshold"],
             keys=keys_from_list(v["keys"], what=what),
             rules=Rules.from_map(v["rules"], what=what),
+            chain=chain,
         )
 
     @classmethod

@@ -138,9 +138,9 @@ def cmd_vault_create(ctx: Context) -> int:
         raise UsageError("say which asset the vault holds: --asset CODE:DECIMALS, or --template FILE")
     if a.destination:
         rules["destinations"] = tuple(sorted(set(a.destination)))
-    for flag in ("min_per_spend", "max_per_spend", "window_max"):
+    for flag in ("min_per_spend", "max_per_spend", "window_max", "max_fee"):
         if getattr(a, flag) is not None:
-            rules[flag] = parse_amount(getattr(a, flag), asset)
+            rules[flag] = parse_amount(getattr(a, flag), asset, zero=flag == "max_fee")
     for flag, name in DURATIONS.items():
         if getattr(a, flag) is not None:
             try:

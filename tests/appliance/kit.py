@@ -173,6 +173,7 @@ def rules(**overrides: Any) -> Rules:
         "max_per_spend": 50 * XCH,
         "window_max": 120 * XCH,
         "window_count": 10,
+        "max_fee": 0,
         "window_seconds": DAY,
         "cooldown_seconds": HOUR,
         "announce_delay_seconds": 0,

@@ -178,6 +178,8 @@ def create_vault(host: Host, fleet: list[FakeStation], threshold: int = 3, *extr
         "1d",
         "--min-per-spend",
         "1",
+        "--max-fee",
+        "0",
         "--window-count",
         "10",
         "--max-request-lifetime",

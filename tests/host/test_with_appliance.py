@@ -50,6 +50,7 @@ def test_a_two_of_three_vault_from_enrolment_to_audit(softhsm: Path, tmp_path: P
         ("--announce-expiry", "0"),
         ("--rekey-delay", "1d"),
         ("--min-per-spend", "1"),
+        ("--max-fee", "0"),
         ("--window-count", "8"),
         ("--max-request-lifetime", "1h"),
     ):

@@ -38,14 +38,15 @@ def test_show_window_displays_the_frames(display: str) -> None:
 
     message = cbor2.dumps("hello window")
     env = {**os.environ, "DISPLAY": display}
-    argv = [sys.executable, "-m", "airgap.cli", "show", "--type", "x-test", "--seconds", "3"]
+    # generous: a slow machine takes a few seconds to start Python and open the window
+    argv = [sys.executable, "-m", "airgap.cli", "show", "--type", "x-test", "--seconds", "8"]
     shown = subprocess.Popen(argv, stdin=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
     assert shown.stdin is not None
     shown.stdin.write(message)
     shown.stdin.close()
     try:
         found: list[str] = []
-        deadline = time.monotonic() + 2.5
+        deadline = time.monotonic() + 7.5
         while not found and time.monotonic() < deadline:
             time.sleep(0.3)
             screen = ImageGrab.grab(xdisplay=display).convert("L")

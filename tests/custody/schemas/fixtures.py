@@ -66,6 +66,7 @@ RULES = Rules(
     max_per_spend=50,
     window_max=100,
     window_count=10,
+    max_fee=0,
     window_seconds=86400,
     cooldown_seconds=3600,
     announce_delay_seconds=0,

@@ -178,6 +178,7 @@ def test_the_response_signature_covers_every_field() -> None:
         "audit_seq": response.audit_seq + 1,
         "log_head": b"\xff" * 32,
         "approved_at": response.approved_at + 1,
+        "chain_signature": b"\x01" * 64,
     }
     assert {f.name for f in fields(SignatureResponse)} - set(changes) == {"algorithm", "signature"}
     for name, value in changes.items():
