@@ -32,13 +32,13 @@ from appliance.review import review_lines
 from appliance.screen import Screen
 from appliance.seal import LogRollbackError, voided_approvals
 from appliance.station import SealedSession, Station
-from custody.chains import ChainError, ChainFacts, adapter_for
+from custody.chains import ChainFacts, facts_for
 from custody.errors import CustodyError
 from custody.policy.engine import EXPLANATIONS, Approve, Code, Refuse, decide
 from custody.schemas.audit_log import AuditEntry, EntryKind
 from custody.schemas.request import SpendRequest
 from custody.schemas.response import REFUSAL_UR_TYPE, RESPONSE_UR_TYPE, Refusal, SignatureResponse
-from custody.schemas.vault import StationPolicy, VaultDefinition
+from custody.schemas.vault import StationPolicy
 
 CardProvider = Callable[[int], Sequence[PresentedCard]]
 FaultHook = Callable[[str], None]
@@ -82,18 +82,6 @@ class Answer:
     ur: UR
     code: str
     text: str
-
-
-def chain_facts(vault: VaultDefinition, request: SpendRequest) -> ChainFacts | None:
-    """What the vault's chain adapter derives from the request's payload; None for a statement vault.
-    CustodyError when the payload is missing, unexpected, or not a spend of this vault."""
-    if vault.chain is None:
-        if request.payload:
-            raise ChainError("a statement vault's request carries no chain spend")
-        return None
-    if not request.payload:
-        raise ChainError(f"a {vault.chain.chain} vault's request must carry its unsigned chain spend")
-    return adapter_for(vault.chain).parse(vault, request.payload)
 
 
 def _refusal_text(code: Code | StationCode, detail: str = "") -> str:
@@ -191,7 +179,7 @@ class Ceremony:
             )
 
         try:
-            chain = chain_facts(policy.vault, request)
+            chain = facts_for(policy.vault, request)
         except CustodyError as exc:
             return self._refuse(request, Code.PAYLOAD_INVALID, str(exc)[:300], now)
         verdict = decide(policy.vault, station.vault_state(vault_id), request, now, chain)

@@ -10,6 +10,8 @@ Exit codes:
 3     incomplete: the frames ended before a whole message was read
 4     I/O: a frame source or sink could not be opened or written
 5     the registry is unusable
+6     the chain cannot be read or written (node unreachable, log damaged)
+7     the chain refused a spend; nothing changed on chain
 22    refused locally: the vault's policy would refuse the request
 31    audit flagged the station's log
 ====  ==============================================================
@@ -27,12 +29,14 @@ from typing import TextIO
 from airgap.errors import AirgapError, IncompleteError, RenderError, SourceError
 from airgap.link_defaults import DEFAULT_FPS, DEFAULT_MAX_FRAGMENT, DEFAULT_MODULE_PX
 from custody.errors import CustodyError
+from custody.schemas.chain import CHIA_NETWORKS
 from host.audit_check import DEFAULT_MAX_AGE
 from host.context import Context, default_registry
 from host.errors import HostError
 
 EPILOG = """exit codes: 0 success (valid, clean), 1 bad input or invalid bundle or rejected answer,
-2 usage, 3 incomplete scan, 4 I/O, 5 registry unusable, 22 refused locally, 31 audit flagged"""
+2 usage, 3 incomplete scan, 4 I/O, 5 registry unusable, 6 chain unavailable, 7 chain refused the spend,
+22 refused locally, 31 audit flagged"""
 
 
 def _positive(value: str) -> int:
@@ -73,7 +77,7 @@ def _scan_options(p: argparse.ArgumentParser) -> None:
 
 
 def _enrol_and_vault(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from host.commands import setup
+    from host.commands import chain, setup
 
     p = _sub(sub, "enrol", "enrol a station's key: scan its key QR, or read the record file")
     src = p.add_mutually_exclusive_group(required=True)
@@ -84,7 +88,9 @@ def _enrol_and_vault(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     _scan_options(p)
     p.set_defaults(func=setup.cmd_enrol)
 
-    vault = sub.add_parser("vault", help="define vaults: create, show, export, commit, export-policy")
+    vault = sub.add_parser(
+        "vault", help="define vaults: create, show, export, commit, export-policy; chain: balance, fund"
+    )
     vsub = vault.add_subparsers(dest="vault_command", required=True, metavar="COMMAND")
     p = _sub(vsub, "create", "define an M-of-N vault over enrolled stations")
     p.add_argument("vault_id", metavar="VAULT")
@@ -113,7 +119,28 @@ def _enrol_and_vault(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     p.add_argument("--min-per-spend", metavar="AMOUNT", help="the smallest withdrawal, whole units")
     p.add_argument("--window-count", type=_positive, help="most withdrawals (announcements) per window")
     p.add_argument("--max-fee", metavar="AMOUNT", help="the most one request may pay in fees, whole units")
+    p.add_argument(
+        "--chain",
+        choices=sorted(CHIA_NETWORKS),
+        help="the Chia network the vault lives on (none: a statement vault, signed but not on a chain)",
+    )
+    p.add_argument("--launcher-id", metavar="HEX", help="a vault minted from your wallet (real networks)")
+    p.add_argument(
+        "--fund",
+        action="append",
+        metavar="AMOUNT",
+        help="simulator: a coin to pay into the new vault from the faucet (repeat)",
+    )
     p.set_defaults(func=setup.cmd_vault_create)
+
+    p = _sub(vsub, "balance", "read the vault's coins, balance and announcements from its chain")
+    p.add_argument("vault_id", metavar="VAULT")
+    p.set_defaults(func=chain.cmd_vault_balance)
+
+    p = _sub(vsub, "fund", "simulator: pay a coin into the vault from the faucet (elsewhere: your wallet)")
+    p.add_argument("vault_id", metavar="VAULT")
+    p.add_argument("--amount", required=True, help="whole units, e.g. 1250.5")
+    p.set_defaults(func=chain.cmd_vault_fund)
 
     p = _sub(vsub, "show", "the vault's definition, every rule")
     p.add_argument("vault_id", metavar="VAULT")
@@ -172,6 +199,7 @@ def _requests(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         p.add_argument("vault_id", metavar="VAULT")
         p.add_argument("--amount", required=True, help="whole units, e.g. 1250.5")
         p.add_argument("--to", required=True, metavar="DESTINATION")
+        p.add_argument("--fee", default="0", metavar="AMOUNT", help="the chain fee, whole units (default 0)")
         common(p)
     for kind, text in (
         ("execute", "execute an announced withdrawal once its delay has passed"),
@@ -213,7 +241,7 @@ def _requests(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _collect_and_check(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from host.commands import checking, collecting
+    from host.commands import chain, checking, collecting
 
     p = _sub(sub, "collect", "scan signature responses and refusals from any stations, in any order")
     p.add_argument("sources", nargs="+", metavar="SOURCE", help="a camera index, video, frame folder or '-'")
@@ -232,7 +260,22 @@ def _collect_and_check(sub: argparse._SubParsersAction[argparse.ArgumentParser])
     p.add_argument("request", metavar="REQUEST")
     p.add_argument("--out", required=True, metavar="BUNDLE.cbor")
     p.add_argument("--json-out", metavar="BUNDLE.json", help="the readable copy (default: beside --out)")
+    p.add_argument(
+        "--spend-bundle",
+        metavar="FILE.json",
+        help="chain vaults: also write the assembled spend as the JSON a full node's push_tx takes",
+    )
     p.set_defaults(func=collecting.cmd_finalize)
+
+    p = _sub(sub, "submit", "chain vaults: judge a finalized request's spend offline, then push it")
+    p.add_argument("request", metavar="REQUEST")
+    p.add_argument("--out", metavar="FILE.json", help="also write the spend as push_tx JSON")
+    p.set_defaults(func=chain.cmd_submit)
+
+    p = _sub(sub, "release", "chain vaults: pay out an announcement whose clawback has expired (unsigned)")
+    p.add_argument("announcement", metavar="ANNOUNCEMENT", help="the announce request's id (or a prefix)")
+    p.add_argument("--out", metavar="FILE.json", help="also write the spend as push_tx JSON")
+    p.set_defaults(func=chain.cmd_release)
 
     def pins(p: argparse.ArgumentParser) -> None:
         p.add_argument("--vault", required=True, metavar="VAULT.cbor")

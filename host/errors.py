@@ -23,3 +23,15 @@ class LocalRefusal(HostError):
     """The vault's policy would refuse this request at the stations, so it is not built."""
 
     exit_code = 22
+
+
+class ChainUnavailable(HostError):
+    """The chain cannot be read or written: the node is unreachable, or the simulator's log is damaged."""
+
+    exit_code = 6
+
+
+class ChainRejected(HostError):
+    """The chain refused a spend bundle; nothing changed on chain."""
+
+    exit_code = 7

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from custody.chains import ChainFacts
 from custody.policy.engine import Refuse, decide
 from custody.policy.history import Event, verify_entry
 from custody.policy.vault_state import VaultState, replay
@@ -68,11 +69,18 @@ class Preflight:
         return self.willing >= self.needed
 
 
-def preflight(generations: Sequence[VaultRow], rows: Rows, request: SpendRequest, now: int) -> Preflight:
+def preflight(
+    generations: Sequence[VaultRow],
+    rows: Rows,
+    request: SpendRequest,
+    now: int,
+    chain: ChainFacts | None = None,
+) -> Preflight:
+    """``chain``: the facts the stations will derive from the request's payload, derived here the same way."""
     vault = generations[-1].definition
     outlooks = []
     for key in vault.keys:
-        verdict = decide(vault, station_state(generations, rows, key), request, now)
+        verdict = decide(vault, station_state(generations, rows, key), request, now, chain)
         reason = verdict.text if isinstance(verdict, Refuse) else ""
         outlooks.append(StationOutlook(key.station, isinstance(verdict, Refuse), reason))
     return Preflight(vault.threshold, tuple(outlooks))

@@ -8,10 +8,17 @@ signatures, and judges that form offline. Only the host talks to a chain.
 
 from __future__ import annotations
 
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
 from custody.chains.base import ChainAdapter, ChainError, ChainFacts
 from custody.schemas.chain import ChainBinding
 
-__all__ = ["ChainAdapter", "ChainError", "ChainFacts", "adapter_for"]
+if TYPE_CHECKING:
+    from custody.schemas.request import SpendRequest
+    from custody.schemas.vault import VaultDefinition
+
+__all__ = ["ChainAdapter", "ChainError", "ChainFacts", "adapter_for", "chain_message", "facts_for"]
 
 
 def adapter_for(binding: ChainBinding) -> ChainAdapter:
@@ -21,3 +28,27 @@ def adapter_for(binding: ChainBinding) -> ChainAdapter:
 
         return ChiaAdapter()
     raise ChainError(f"no adapter for chain {binding.chain!r}")
+
+
+def facts_for(vault: VaultDefinition, request: SpendRequest) -> ChainFacts | None:
+    """What the vault's adapter derives from the request's payload; None for a statement vault.
+
+    ChainError when the payload is missing, unexpected, or not a spend of this vault.
+    """
+    if vault.chain is None:
+        if request.payload:
+            raise ChainError("a statement vault's request carries no chain spend")
+        return None
+    if not request.payload:
+        raise ChainError(f"a {vault.chain.chain} vault's request must carry its unsigned chain spend")
+    return adapter_for(vault.chain).parse(vault, request.payload)
+
+
+@lru_cache(maxsize=32)
+def chain_message(vault: VaultDefinition, request: SpendRequest) -> bytes | None:
+    """What each key of ``vault`` signs for the chain to approve ``request``; None for a statement vault.
+
+    Cached: every response to one request is checked against the same message.
+    """
+    facts = facts_for(vault, request)
+    return None if facts is None else facts.message

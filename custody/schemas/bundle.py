@@ -11,11 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from custody.chains import chain_message
 from custody.errors import CustodyError, SchemaError
 from custody.schemas import strict
 from custody.schemas.request import SpendRequest
 from custody.schemas.response import SignatureResponse
-from custody.schemas.signatures import SignatureError
+from custody.schemas.signatures import SignatureError, verify_signature
 from custody.schemas.vault import MAX_KEYS, VaultDefinition
 
 UR_TYPE = "x-signed-bundle"
@@ -30,6 +31,8 @@ class Problem(StrEnum):
     BAD_SIGNATURE = "bad-signature"
     DUPLICATE_SIGNER = "duplicate-signer"
     TOO_FEW = "too-few"
+    SPEND_MISMATCH = "spend-mismatch"  # the chain spend does not do what the request says
+    CHAIN_REJECTS = "chain-rejects"  # the chain's own rules refuse the assembled spend
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +89,29 @@ def check_response(
         response.verify(key.public_key)
     except SignatureError as exc:
         return Finding(Problem.BAD_SIGNATURE, f"signature from {key.station}: {exc}")
+    return _check_chain_signature(vault, request, response)
+
+
+def _check_chain_signature(
+    vault: VaultDefinition, request: SpendRequest, response: SignatureResponse
+) -> Finding | None:
+    """The signature the chain checks: over the message derived from the request's own payload."""
+    try:
+        message = chain_message(vault, request)
+    except CustodyError as exc:
+        return Finding(Problem.TAMPERED, f"the request's chain payload: {exc}")
+    if message is None:
+        if response.chain_signature:
+            return Finding(Problem.TAMPERED, "a chain signature on a request no chain honours")
+        return None
+    key = vault.key(response.key_id)
+    assert key is not None  # checked by the caller
+    if not response.chain_signature:
+        return Finding(Problem.BAD_SIGNATURE, f"{key.station} gave no chain signature")
+    try:
+        verify_signature(key.algorithm, key.public_key, message, response.chain_signature)
+    except SignatureError as exc:
+        return Finding(Problem.BAD_SIGNATURE, f"chain signature from {key.station}: {exc}")
     return None
 
 

@@ -80,6 +80,10 @@ def cmd_verify(ctx: Context) -> int:
     try:
         bundle = SignedBundle.from_cbor(data)
         findings += check_bundle(vault, bundle, now=now)
+        if vault.chain is not None and not findings:
+            from host.chain.judging import chain_findings
+
+            findings += chain_findings(vault, bundle, now)
     except CustodyError as exc:
         findings.append(Finding(Problem.TAMPERED, f"the bundle does not parse: {exc}"))
     ok = not findings

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airgap.files import atomic_write
 from airgap.scan import Unreadable
@@ -12,12 +12,17 @@ from airgap.ur.ur import UR, DecodeLimits
 from custody.errors import CustodyError
 from custody.schemas.bundle import SignedBundle
 from custody.schemas.response import REFUSAL_UR_TYPE, RESPONSE_UR_TYPE, Refusal, SignatureResponse
+from custody.schemas.vault import VaultDefinition
 from host.bundles import assemble, bundle_json, describe, next_generation
 from host.collect import Judgement, Status, judge_refusal, judge_response
 from host.context import Context
+from host.errors import UsageError
 from host.registry import Registry, RequestRow
 from host.text import relative, when
 from host.timeline import timeline
+
+if TYPE_CHECKING:
+    from chia_wallet_sdk import SpendBundle
 
 ANSWER_LIMITS = DecodeLimits(max_message_len=8192, max_seq_len=64)
 
@@ -219,6 +224,27 @@ def cmd_status(ctx: Context) -> int:
     return 0
 
 
+def _chain_spend(ctx: Context, vault: VaultDefinition, bundle: SignedBundle, now: int) -> SpendBundle | None:
+    """A chain vault's assembled spend, judged offline now; UsageError with the chain's reasons."""
+    if vault.chain is None:
+        if ctx.args.spend_bundle is not None:
+            raise UsageError(f"--spend-bundle: vault {vault.vault_id!r} is not on a chain")
+        return None
+    from custody.chains.chia.assemble import push_tx_text
+    from host.chain.judging import chain_findings, spend_bundle
+
+    findings = chain_findings(vault, bundle, now)
+    if findings:
+        raise UsageError(
+            "the chain would refuse this spend: "
+            + "; ".join(f"{f.problem.value}: {f.text}" for f in findings)
+        )
+    spend = spend_bundle(vault, bundle)
+    if ctx.args.spend_bundle is not None:
+        atomic_write(Path(ctx.args.spend_bundle), push_tx_text(spend).encode())
+    return spend
+
+
 def cmd_finalize(ctx: Context) -> int:
     registry, now = ctx.registry, ctx.clock()
     row = registry.find_request(ctx.args.request)
@@ -233,6 +259,7 @@ def cmd_finalize(ctx: Context) -> int:
         held = [r.response for r in registry.responses(row.request.request_id)]
         bundle = assemble(vault, row.request, held, now)
         data = bundle.to_cbor()
+    spend = _chain_spend(ctx, vault, bundle, now)
     out = Path(ctx.args.out)
     json_out = Path(ctx.args.json_out) if ctx.args.json_out else out.with_suffix(".json")
     rendering = bundle_json(bundle)
@@ -251,6 +278,13 @@ def cmd_finalize(ctx: Context) -> int:
     ctx.say(f"  {describe(row.request.action, vault.asset)}")
     ctx.say(f"  signed by {signers} ({len(bundle.responses)} of {vault.threshold} needed)")
     ctx.say(f"  readable copy: {json_out}")
+    if spend is not None:
+        ctx.say(
+            f"  the chain's spend ({len(spend.coin_spends)} coin spends) passed the chain's rules offline"
+        )
+        if ctx.args.spend_bundle is not None:
+            ctx.say(f"  push_tx JSON: {ctx.args.spend_bundle}")
+        ctx.say(f"next: host submit {row.request.request_id.hex()[:8]}")
     if successor is not None:
         ctx.say(
             f"vault {vault.vault_id} is now generation {successor.generation} ({successor.threshold} of "

@@ -14,6 +14,8 @@ from pathlib import Path
 
 from airgap.errors import RenderError
 from airgap.ur.ur import UR
+from custody.chains import facts_for
+from custody.errors import CustodyError
 from custody.policy.engine import CLOCK_SKEW_SECONDS
 from custody.schemas.policy_toml import format_duration, parse_duration
 from custody.schemas.request import (
@@ -28,6 +30,7 @@ from custody.schemas.request import (
     Withdraw,
 )
 from custody.schemas.request import UR_TYPE as REQUEST_UR_TYPE
+from custody.schemas.vault import VaultDefinition
 from host.amounts import parse_amount
 from host.bundles import describe, request_json
 from host.commands.setup import vault_keys
@@ -107,6 +110,27 @@ def _included(ctx: Context, vault_id: str) -> frozenset[bytes]:
     return frozenset(found)
 
 
+def _payload(
+    ctx: Context, generations: list[VaultDefinition], action: Action, fee: int, expires: int, now: int
+) -> bytes:
+    """The chain's unsigned spend for ``action``, built from what the chain holds now; none for a
+    statement vault."""
+    vault = generations[-1]
+    if vault.chain is None:
+        if fee:
+            raise UsageError("a statement vault pays no chain fee: drop --fee")
+        return b""
+    from host.chain.spends import payload_for
+    from host.commands.chain import backend_for
+
+    announcement = None
+    if isinstance(action, Cancel):
+        row = ctx.registry.request(action.announce_id)
+        assert row is not None  # _action found it
+        announcement = row.request
+    return payload_for(backend_for(ctx, vault), generations, action, fee, expires, now, announcement)
+
+
 def cmd_request(ctx: Context) -> int:
     kind = ctx.args.kind
     vault_id, action = _action(ctx, kind)
@@ -116,16 +140,24 @@ def cmd_request(ctx: Context) -> int:
     generations = ctx.registry.vault_generations(vault_id)
     rows = ctx.registry.requests_with_responses(vault_id)
     created = now - CLOCK_SKEW_SECONDS // 5  # a station clock a minute behind still sees it as created
+    expires = created + _lifetime(ctx, vault.rules.max_request_lifetime_seconds)
+    fee = parse_amount(getattr(ctx.args, "fee", None) or "0", vault.asset, zero=True)
     request = SpendRequest(
         request_id=os.urandom(REQUEST_ID_LEN),
         vault_id=vault_id,
         policy_digest=vault.digest(),
         created_at=created,
-        expires_at=created + _lifetime(ctx, vault.rules.max_request_lifetime_seconds),
+        expires_at=expires,
         action=action,
         history=history_for(generations, rows, action, now, _included(ctx, vault_id)),
+        fee=fee,
+        payload=_payload(ctx, [g.definition for g in generations], action, fee, expires, now),
     )
-    outlook = preflight(generations, rows, request, now)
+    try:
+        facts = facts_for(vault, request)
+    except CustodyError as exc:  # the stations would refuse it as unreadable: never show it to them
+        raise LocalRefusal(f"not built: the chain spend does not parse as this vault's: {exc}") from None
+    outlook = preflight(generations, rows, request, now, facts)
     refusing = [o for o in outlook.outlooks if o.refuses]
     if not outlook.ok:
         by_reason: dict[str, list[str]] = {}

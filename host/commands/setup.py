@@ -134,6 +134,11 @@ def cmd_vault_create(ctx: Context) -> int:
     asset, rules = _template(ctx)
     if a.asset is not None:
         asset = _asset(a.asset)
+    chain = None
+    if a.chain is not None:
+        from host.commands.chain import chain_asset
+
+        asset, chain = chain_asset(ctx, asset)
     if asset is None:
         raise UsageError("say which asset the vault holds: --asset CODE:DECIMALS, or --template FILE")
     if a.destination:
@@ -155,12 +160,25 @@ def cmd_vault_create(ctx: Context) -> int:
         raise UsageError(f"these rules are not set: {flags} (or start from --template FILE)")
     keys = vault_keys(ctx, a.station, a.vault_id)
     definition = VaultDefinition(
-        vault_id=a.vault_id, generation=1, asset=asset, threshold=a.threshold, keys=keys, rules=Rules(**rules)
+        vault_id=a.vault_id,
+        generation=1,
+        asset=asset,
+        threshold=a.threshold,
+        keys=keys,
+        rules=Rules(**rules),
+        chain=chain,
     )
     VaultDefinition.from_cbor(definition.to_cbor())  # the station's own checks, rule ranges included
+    if chain is not None:
+        from host.commands.chain import bind
+
+        definition = bind(ctx, definition)  # minted or found on chain only once all else holds
     ctx.registry.add_vault(definition, ctx.clock())
     ctx.data(vault_json(VaultRow(definition, ctx.clock(), None)))
     ctx.say(f"vault {a.vault_id} created: {a.threshold} of {len(keys)}, digest {definition.digest().hex()}")
+    if definition.chain is not None:
+        for label, value in chain_lines(definition):
+            ctx.say(f"  {label:<12} {value}")
     ctx.say(
         f"next: host vault export-policy {a.vault_id} --out-dir DIR, and install each file at its station"
     )
@@ -186,12 +204,28 @@ def vault_json(row: VaultRow) -> dict[str, Any]:
         "keys": [
             {"station": k.station, "algorithm": k.algorithm.value, "key_id": k.key_id.hex()} for k in d.keys
         ],
+        "chain": dict(chain_lines(d)) if d.chain is not None else None,
         "rules": {
             **d.rules.to_map(),
             "max_per_spend": str(d.rules.max_per_spend),  # base units; may exceed JSON's safe integers
             "window_max": str(d.rules.window_max),
         },
     }
+
+
+def chain_lines(d: VaultDefinition) -> list[tuple[str, str]]:
+    """Where the vault lives: its network, launcher id and receive address (recomputed, not stored)."""
+    if d.chain is None:
+        return [("chain", "none: a statement vault")]
+    from custody.chains.chia.custody import address, custody_hash, p2_puzzle_hash
+
+    net = d.chain.net
+    return [
+        ("chain", f"chia {net.name}"),
+        ("launcher id", d.chain.launcher_id.hex()),
+        ("custody", custody_hash(d.keys, d.threshold).hex()),
+        ("address", address(p2_puzzle_hash(d.chain.launcher_id), net)),
+    ]
 
 
 def cmd_vault_show(ctx: Context) -> int:
@@ -201,6 +235,8 @@ def cmd_vault_show(ctx: Context) -> int:
     ctx.say(f"vault {d.vault_id}, generation {d.generation} (created {when(row.created_at)})")
     ctx.say(f"  lock level   {d.threshold} of {len(d.keys)}")
     ctx.say(f"  digest       {d.digest().hex()}")
+    for label, value in chain_lines(d):
+        ctx.say(f"  {label:<12} {value}")
     for k in d.keys:
         ctx.say(f"  key          {k.station:<16} {k.algorithm.value:<9} {grouped(k.key_id)[:35]}")
     for dest in r.destinations:

@@ -17,6 +17,7 @@ from pathlib import Path
 from airgap.qr.render import animation_frames
 from airgap.qr.sinks import write_png_folder
 from airgap.ur.ur import UR
+from custody.chains import chain_message
 from custody.schemas.audit_log import (
     GENESIS,
     AuditEntry,
@@ -29,6 +30,7 @@ from custody.schemas.audit_log import (
 from custody.schemas.key_record import KeyRecord
 from custody.schemas.request import SpendRequest
 from custody.schemas.response import REFUSAL_UR_TYPE, RESPONSE_UR_TYPE, Refusal, SignatureResponse
+from custody.schemas.vault import VaultDefinition
 from host.cli import main
 from tests.custody.schemas.fixtures import KEYS, T0, SoftKey
 
@@ -61,12 +63,17 @@ class FakeStation:
         self.entries.append(entry)
         return entry
 
-    def sign(self, request: SpendRequest, at: int) -> SignatureResponse:
+    def sign(self, request: SpendRequest, at: int, vault: VaultDefinition | None = None) -> SignatureResponse:
+        """``vault``: a chain vault, whose payload the station derives its chain signature from."""
         digest = request.digest()
         approve = self.log(
             EntryKind.APPROVE, {"request": request.core().to_cbor(), "request_digest": digest}, at
         )
-        response = self.key.respond(request, audit_seq=approve.seq, log_head=approve.hash, approved_at=at)
+        message = chain_message(vault, request) if vault is not None else None
+        chain = {"chain_signature": self.key.sign(message)} if message is not None else {}
+        response = self.key.respond(
+            request, audit_seq=approve.seq, log_head=approve.hash, approved_at=at, **chain
+        )
         self.log(EntryKind.SIGNATURE, {"request_digest": digest, "response": response.to_cbor()}, at)
         return response
 
