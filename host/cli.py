@@ -135,6 +135,9 @@ def _enrol_and_vault(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
 
     p = _sub(vsub, "balance", "read the vault's coins, balance and announcements from its chain")
     p.add_argument("vault_id", metavar="VAULT")
+    p.add_argument(
+        "--address", action="append", metavar="ADDRESS", help="also read this address's balance (repeat)"
+    )
     p.set_defaults(func=chain.cmd_vault_balance)
 
     p = _sub(vsub, "fund", "simulator: pay a coin into the vault from the faucet (elsewhere: your wallet)")

@@ -96,6 +96,7 @@ class Announced:
     clawback: ClawbackSpec
     spent: bool
     exists: bool
+    paid_to: bytes | None = None  # once spent: where its value went (the vault, or the receiver)
 
 
 def announced(backend: ChiaBackend, vault: VaultDefinition, announcement: SpendRequest) -> Announced:
@@ -116,7 +117,9 @@ def announced(backend: ChiaBackend, vault: VaultDefinition, announcement: SpendR
     for coin in candidates:
         state = backend.coin_state(coin.coin_id())
         if state is not None:
-            return Announced(coin, spec, state.spent_height is not None, True)
+            spent = state.spent_height is not None
+            went = [c.coin.puzzle_hash for c in backend.children(coin.coin_id())] if spent else []
+            return Announced(coin, spec, spent, True, went[0] if len(went) == 1 else None)
     return Announced(candidates[0], spec, False, False)
 
 

@@ -11,7 +11,8 @@ from chia_wallet_sdk import SpendBundle
 
 from airgap.files import atomic_write
 from custody.chains.chia.assemble import push_tx_json, push_tx_text
-from custody.chains.chia.custody import address, custody_hash, p2_puzzle_hash
+from custody.chains.chia.custody import address, custody_hash, decode_address, p2_puzzle_hash
+from custody.errors import SchemaError
 from custody.schemas.bundle import SignedBundle
 from custody.schemas.chain import CHIA_NETWORKS, ChiaBinding
 from custody.schemas.request import Announce
@@ -139,8 +140,12 @@ def _announcements(ctx: Context, backend: ChiaBackend, vault: VaultDefinition) -
         found = announced(backend, generation.definition, row.request)
         if not found.exists:
             state = "not submitted"
+        elif found.paid_to == found.clawback.sender:
+            state = "cancelled: clawed back to the vault"
+        elif found.paid_to == found.clawback.receiver:
+            state = "paid out"
         elif found.spent:
-            state = "spent: cancelled or paid out"
+            state = "spent"
         elif now <= found.clawback.seconds:
             state = f"in its clawback until {when(found.clawback.seconds)}: the vault can cancel it"
         else:
@@ -170,6 +175,13 @@ def cmd_vault_balance(ctx: Context) -> int:
     total = sum(c.amount for c in coins)
     receive = address(p2_puzzle_hash(chia.launcher_id), chia.net)
     pending = _announcements(ctx, backend, vault)
+    others = {}
+    for text in ctx.args.address or ():
+        try:
+            puzzle_hash = decode_address(text, chia.net)
+        except SchemaError as exc:
+            raise UsageError(f"--address: {exc}") from None
+        others[text] = sum(c.amount for c in backend.coins(puzzle_hash))
     ctx.data(
         {
             "vault_id": vault.vault_id,
@@ -180,6 +192,7 @@ def cmd_vault_balance(ctx: Context) -> int:
             "balance": str(total),
             "coins": [{"coin_id": c.coin_id().hex(), "amount": str(c.amount)} for c in coins],
             "announcements": pending,
+            "addresses": {a: str(amount) for a, amount in others.items()},
         }
     )
     ctx.say(f"vault {vault.vault_id} on Chia {chia.network}: {vault.asset.format(total)} ({total} mojos)")
@@ -191,6 +204,8 @@ def cmd_vault_balance(ctx: Context) -> int:
     for a in pending:
         amount = vault.asset.format(int(a["amount"]))
         ctx.say(f"  announcement {a['request_id'][:8]}: {amount} to {a['destination']}: {a['state']}")
+    for text, held in others.items():
+        ctx.say(f"  {text}: {vault.asset.format(held)}")
     return 0
 
 

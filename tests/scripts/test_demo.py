@@ -1,19 +1,24 @@
-"""The demo as the README runs it: a 3-of-5 cold-vault ceremony on SoftHSM, every hand-over by camera.
+"""The demo as the README runs it: a 3-of-5 Chia cold vault on SoftHSM and the Chia Simulator, every
+hand-over by camera.
 
 One run serves the module; the tests then hold its artefacts to what the
-issue promises: the bundle verifies against the vault, and any byte flipped
-makes ``host verify`` refuse it.
+issues promise: coins moved on chain, the bundle verifies against the vault,
+any byte flipped makes ``host verify`` refuse it, and the spend bundle JSON
+is what the chain accepts.
 """
 
 from __future__ import annotations
 
 import io
+import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from chia_wallet_sdk import Coin, CoinSpend, Signature, SpendBundle
 
+from custody.chains.chia.assemble import judge_bundle
 from custody.schemas.audit_log import read_export, verify_chain
 from custody.schemas.bundle import SignedBundle
 from host.cli import main as host_main
@@ -21,7 +26,8 @@ from tests.appliance.conftest import SOFTHSM_MODULE, requires_softhsm
 from tests.appliance.kit import T0
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
-import demo_ceremony  # a script, found through the path above
+import demo_ceremony  # scripts, found through the path above
+import demo_steps
 
 pytestmark = [pytest.mark.hsm, pytest.mark.slow, requires_softhsm]
 
@@ -33,7 +39,7 @@ def _run(out: Path, **changes: object) -> tuple[int, str]:
     screen = io.StringIO()
     with pytest.MonkeyPatch.context() as mp:
         for name, value in changes.items():
-            mp.setattr(demo_ceremony, name, value)
+            mp.setattr(demo_steps, name, value)
         mp.setenv("SOFTHSM2_CONF", "")  # the demo points it at its own tokens; the old value comes back after
         demo_ceremony.prepare(out)
         code = demo_ceremony.run_demo(out, [screen], start=T0, seed=7)
@@ -59,18 +65,27 @@ def verify(vault: Path, bundle: Path) -> tuple[int, str]:
 
 def test_every_phase_holds_and_is_timed(demo: tuple[Path, str]) -> None:
     _, transcript = demo
-    for phase in ("key ceremonies", "enrols", "installed and sealed", "announce", "execute", "audits"):
+    for phase in (
+        "key ceremonies",
+        "mints and funds",
+        "installed and sealed",
+        "announce",
+        "cancel",
+        "release",
+    ):
         assert phase in transcript
     assert transcript.count("audit clean") == 5
-    assert transcript.count("SIGNED:") == 6  # 3 stations x (announce, execute)
+    assert transcript.count("SIGNED:") == 9  # 3 stations x (announce, cancel, announce)
     assert "REFUSED (destination-not-allowed)" in transcript
     assert "REFUSAL      station-1" in transcript  # the refusal came back to the host with its reason
+    assert transcript.count("the chain accepted them") == 3
+    assert f"{demo_steps.TREASURY}: 1,250 TXCH" in transcript
     assert "OK: every step held" in transcript
     lines = transcript.splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith("phase "))
     end = next(i for i, line in enumerate(lines) if line.startswith("total "))
     rows = lines[start + 1 : end]
-    assert [row[:2] for row in rows[:6]] == ["1.", "2.", "3.", "4.", "5.", "6."]
+    assert [row[:2] for row in rows[:8]] == ["1.", "2.", "3.", "4.", "5.", "6.", "7.", "8."]
     shares = [int(row.split()[-1].rstrip("%")) for row in rows]
     assert abs(sum(shares) - 100) <= len(shares)  # each share is rounded
 
@@ -78,10 +93,12 @@ def test_every_phase_holds_and_is_timed(demo: tuple[Path, str]) -> None:
 def test_it_leaves_the_vault_the_bundle_and_the_audit_exports(demo: tuple[Path, str]) -> None:
     out, _ = demo
     bundle = SignedBundle.from_cbor((out / "bundle.cbor").read_bytes())
-    assert bundle.request.action.kind.value == "execute"
+    assert bundle.request.action.kind.value == "announce"
+    assert sorted(r.station for r in bundle.responses) == ["station-2", "station-4", "station-5"]
+    cancel = SignedBundle.from_cbor((out / "cancel-bundle.cbor").read_bytes())
     # another quorum than the announcement's: stations 1 and 3 checked it from the history it carried
-    assert sorted(r.station for r in bundle.responses) == ["station-1", "station-3", "station-4"]
-    [announced] = bundle.request.history
+    assert sorted(r.station for r in cancel.responses) == ["station-1", "station-3", "station-4"]
+    [announced] = cancel.request.history
     assert len(announced.signatures) == 3
     for n in range(1, 6):
         with (out / "audit" / f"station-{n}.cbor").open("rb") as stream:
@@ -91,13 +108,37 @@ def test_it_leaves_the_vault_the_bundle_and_the_audit_exports(demo: tuple[Path, 
         assert len(header.signatures) == 1  # signed in the station's HSM
 
 
+def test_the_spend_bundle_json_is_what_the_chain_accepts(demo: tuple[Path, str]) -> None:
+    """The approval's spend, read back from its push_tx JSON, passes the chain's rules on its own."""
+    out, _ = demo
+    body = json.loads((out / "spend-bundle.json").read_text())["spend_bundle"]
+    bundle = SpendBundle(
+        [
+            CoinSpend(
+                Coin(
+                    bytes.fromhex(s["coin"]["parent_coin_info"][2:]),
+                    bytes.fromhex(s["coin"]["puzzle_hash"][2:]),
+                    s["coin"]["amount"],
+                ),
+                bytes.fromhex(s["puzzle_reveal"][2:]),
+                bytes.fromhex(s["solution"][2:]),
+            )
+            for s in body["coin_spends"]
+        ],
+        Signature.from_bytes(bytes.fromhex(body["aggregated_signature"][2:])),
+    )
+    assert judge_bundle(bundle, T0) == []
+    release = json.loads((out / "release-spend-bundle.json").read_text())["spend_bundle"]
+    assert len(release["coin_spends"]) == 1
+
+
 def test_host_verify_accepts_the_bundle_and_refuses_it_with_any_byte_flipped(
     demo: tuple[Path, str], tmp_path: Path
 ) -> None:
     out, _ = demo
     vault, data = out / "vault.cbor", (out / "bundle.cbor").read_bytes()
     code, text = verify(vault, out / "bundle.cbor")
-    assert code == 0 and text.startswith("VALID: execute"), text
+    assert code == 0 and text.startswith("VALID: announce"), text
     flipped = tmp_path / "bundle.cbor"
     accepted = []
     for i in range(len(data)):

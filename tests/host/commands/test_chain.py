@@ -105,7 +105,7 @@ def test_mint_announce_cancel_announce_release(tmp_path: Path) -> None:
     assert code == 0, err
     assert balance(host) == 100 * XCH - XCH // 10_000
     code, out, _ = host("vault", "balance", "cold")
-    assert "spent: cancelled" in out
+    assert "cancelled: clawed back" in out
 
     host.now += 2 * HOUR
     second = request(host, "announce", "cold", "--amount", "30", "--to", DEST)
@@ -118,6 +118,8 @@ def test_mint_announce_cancel_announce_release(tmp_path: Path) -> None:
     assert code == 0, err
     assert balance(host, dest) == 30 * XCH
     assert balance(host) == 70 * XCH - XCH // 10_000
+    code, out, _ = host("vault", "balance", "cold", "--address", DEST)
+    assert "paid out" in out and f"{DEST}: 30 TXCH" in out
     # a second push of the same payout: the chain refuses it, nothing changes
     code, _, err = host("release", second.request_id.hex()[:8])
     assert code == 2 and "already spent" in err
