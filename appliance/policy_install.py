@@ -20,8 +20,8 @@ from custody.errors import CustodyError
 from custody.schemas.audit_log import AuditEntry, EntryKind
 from custody.schemas.bundle import SignedBundle, check_bundle
 from custody.schemas.policy_toml import format_duration
-from custody.schemas.request import RaiseLock, Rekey
-from custody.schemas.vault import StationPolicy
+from custody.schemas.request import RaiseLock, Rekey, SlowRekey
+from custody.schemas.vault import StationPolicy, VaultDefinition
 
 
 class PolicyChangeError(ApplianceError):
@@ -30,13 +30,19 @@ class PolicyChangeError(ApplianceError):
     exit_code = 33
 
 
-def check_change(previous: StationPolicy | None, new: StationPolicy, authorization: bytes | None) -> str:
+def check_change(
+    previous: StationPolicy | None, new: StationPolicy, authorization: bytes | None, now: int
+) -> str:
     """Why ``new`` may replace ``previous``, in one line; PolicyChangeError if it may not. Pure."""
     if previous is None:
         return "first installation of this vault at this station"
     old_v, new_v = previous.vault, new.vault
     if new_v.vault_id != old_v.vault_id:
         raise PolicyChangeError("the new policy is for another vault")
+    if new_v.chain != old_v.chain:
+        raise PolicyChangeError(
+            "a vault never moves: the new policy names another chain, network or launcher"
+        )
     vault_level = (old_v.keys, old_v.threshold, old_v.generation) != (
         new_v.keys,
         new_v.threshold,
@@ -79,7 +85,34 @@ def check_change(previous: StationPolicy | None, new: StationPolicy, authorizati
             )
         signers = len(bundle.responses)
         return f"raise-lock signed by {signers} station(s): threshold {old_v.threshold} -> {action.threshold}"
+    if isinstance(action, SlowRekey):
+        return _slow_rekey_change(old_v, new_v, bundle, action, now)
     raise PolicyChangeError(f"a {action.kind.value} request does not authorize changing the vault")
+
+
+def _slow_rekey_change(
+    old_v: VaultDefinition, new_v: VaultDefinition, bundle: SignedBundle, action: SlowRekey, now: int
+) -> str:
+    """A slow rekey changes the vault only once the chain's delay has passed since it was signed.
+
+    The station cannot see the chain, so it cannot tell a rekey pushed through from one the quorum
+    cancelled; installing a cancelled one only leaves this station unable to sign for the vault
+    (its custody would not match the coin), never able to sign more."""
+    if (action.keys, action.threshold) != (new_v.keys, new_v.threshold):
+        raise PolicyChangeError("the new policy's key set or threshold differs from the signed slow rekey")
+    from custody.chains.chia.recovery import vault_custody
+
+    delay = vault_custody(old_v).delay(action.initiators)
+    signed_at = max(r.approved_at for r in bundle.responses)
+    if now < signed_at + delay:
+        raise PolicyChangeError(
+            f"the slow rekey is still held by the chain: install it after {format_duration(delay)} from "
+            "its signatures, once the host has pushed it through"
+        )
+    return (
+        f"slow rekey scheduled by {len(bundle.responses)} station(s), held {format_duration(delay)}: "
+        f"{len(new_v.keys)} keys, threshold {action.threshold}"
+    )
 
 
 def policy_lines(policy: StationPolicy, why: str) -> list[str]:
@@ -136,7 +169,7 @@ def install_policy(
     if record.key_id != policy.key_id:
         raise UsageError(f"key {policy.key_label!r} here is not the key the policy names for this station")
     previous = station.logged_policy(vault_id)
-    why = check_change(previous, policy, authorization)
+    why = check_change(previous, policy, authorization, now)
     screen.review(policy_lines(policy, why))
     if not screen.confirm("Custodians: install and seal this policy?"):
         raise DeclinedError("the custodians declined; nothing was installed")

@@ -23,6 +23,7 @@ from custody.schemas.request import (
     Execute,
     RaiseLock,
     Rekey,
+    SlowRekey,
     SpendRequest,
     Withdraw,
 )
@@ -73,6 +74,8 @@ def describe_action(action: Action, asset: Asset) -> str:
         return f"cancel {action.announce_id.hex()[:8]}"
     if isinstance(action, Rekey):
         return f"rekey to {action.threshold} of {len(action.keys)}"
+    if isinstance(action, SlowRekey):
+        return f"slow rekey to {action.threshold} of {len(action.keys)} by {action.initiators}"
     return f"raise the lock level to {action.threshold}"
 
 
@@ -89,10 +92,19 @@ def action_lines(policy: StationPolicy, request: SpendRequest) -> list[tuple[str
             ("destination", a.destination),
         ]
     elif isinstance(a, Cancel):
-        rows.append(("announcement", a.announce_id.hex()))
-    elif isinstance(a, Rekey):
+        rows.append(("cancels", a.announce_id.hex()))
+    elif isinstance(a, Rekey | SlowRekey):
         rows.append(("new threshold", f"{a.threshold} of {len(a.keys)}"))
-        rows.append(("signers needed", f"all {policy.vault.threshold} of the current threshold"))
+        if isinstance(a, SlowRekey):
+            rows.append(
+                (
+                    "signers needed",
+                    f"{a.initiators} initiator(s), fewer than the {policy.vault.threshold} of the "
+                    "current threshold: the chain holds the rekey, and the main quorum can cancel it",
+                )
+            )
+        else:
+            rows.append(("signers needed", f"all {policy.vault.threshold} of the current threshold"))
         for number, key in enumerate(a.keys, 1):
             rows.append(
                 (f"new key {number}", f"{key.station} {key.algorithm.value} id {key.key_id.hex()[:16]}")

@@ -18,8 +18,10 @@ from custody.schemas.request import (
     Execute,
     RaiseLock,
     Rekey,
+    SlowRekey,
     SpendRequest,
     Withdraw,
+    signatures_needed,
 )
 from custody.schemas.response import SignatureResponse
 from custody.schemas.vault import Asset, VaultDefinition
@@ -31,7 +33,7 @@ def assemble(
 ) -> SignedBundle:
     by_key = {r.key_id: r for r in held if check_response(vault, request, r) is None}
     responses = tuple(by_key[k.key_id] for k in vault.keys if k.key_id in by_key)
-    need = vault.threshold
+    need = signatures_needed(request.action, vault.threshold)
     if len(responses) < need:
         missing = [k.station for k in vault.keys if k.key_id not in by_key]
         raise UsageError(
@@ -65,15 +67,18 @@ def describe(action: Action, asset: Asset) -> str:
         )
     if isinstance(action, Cancel):
         return f"cancel announcement {action.announce_id.hex()[:8]}"
-    if isinstance(action, Rekey):
+    if isinstance(action, Rekey | SlowRekey):
         stations = ", ".join(k.station for k in action.keys)
-        return f"rekey to {action.threshold} of {len(action.keys)} ({stations})"
+        what = f"rekey to {action.threshold} of {len(action.keys)} ({stations})"
+        if isinstance(action, SlowRekey):
+            what = f"slow {what}, scheduled by {action.initiators} initiator(s)"
+        return what
     return f"raise the lock level to {action.threshold}"
 
 
 def _action_json(action: Action) -> dict[str, Any]:
-    if isinstance(action, Rekey):
-        return {
+    if isinstance(action, Rekey | SlowRekey):
+        rekey: dict[str, Any] = {
             "kind": action.kind.value,
             "keys": [
                 {"station": k.station, "algorithm": k.algorithm.value, "key_id": k.key_id.hex()}
@@ -81,6 +86,9 @@ def _action_json(action: Action) -> dict[str, Any]:
             ],
             "threshold": action.threshold,
         }
+        if isinstance(action, SlowRekey):
+            rekey["initiators"] = action.initiators
+        return rekey
     if isinstance(action, RaiseLock):
         return {"kind": action.kind.value, "threshold": action.threshold}
     if isinstance(action, Cancel):

@@ -126,6 +126,19 @@ def _enrol_and_vault(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     )
     p.add_argument("--launcher-id", metavar="HEX", help="a vault minted from your wallet (real networks)")
     p.add_argument(
+        "--recovery-signers",
+        type=int,
+        default=0,
+        metavar="K",
+        help="chain vaults: K or more stations (fewer than M) may schedule a slow rekey (default 0: none)",
+    )
+    p.add_argument(
+        "--recovery-penalty",
+        default="0",
+        metavar="DURATION",
+        help="added to the rekey delay for each signer a slow rekey lacks (default 0)",
+    )
+    p.add_argument(
         "--fund",
         action="append",
         metavar="AMOUNT",
@@ -177,7 +190,7 @@ def _requests(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from host.commands import requests
 
     req = sub.add_parser(
-        "request", help="build a request: withdraw, announce, execute, cancel, rekey, raise-lock"
+        "request", help="build a request: withdraw, announce, execute, cancel, rekey, slow-rekey, raise-lock"
     )
     rsub = req.add_subparsers(dest="kind", required=True, metavar="KIND")
 
@@ -206,7 +219,7 @@ def _requests(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         common(p)
     for kind, text in (
         ("execute", "execute an announced withdrawal once its delay has passed"),
-        ("cancel", "cancel an announced withdrawal (the clawback)"),
+        ("cancel", "cancel an announced withdrawal (the clawback), or a slow rekey the chain holds"),
     ):
         p = _sub(rsub, kind, text)
         p.add_argument("announce_id", metavar="ANNOUNCEMENT", help="the announce request's id (or a prefix)")
@@ -221,6 +234,24 @@ def _requests(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="a station of the new key set (repeat)",
     )
     p.add_argument("--threshold", type=_positive, required=True, help="the new M")
+    common(p)
+    p = _sub(
+        rsub,
+        "slow-rekey",
+        "chain vaults with recovery paths: fewer than M schedule a rekey; the chain holds it, M can cancel",
+    )
+    p.add_argument("vault_id", metavar="VAULT")
+    p.add_argument(
+        "--station",
+        action="append",
+        required=True,
+        metavar="NAME[:LABEL]",
+        help="a station of the new key set",
+    )
+    p.add_argument("--threshold", type=_positive, required=True, help="the new M")
+    p.add_argument(
+        "--initiators", type=_positive, required=True, help="how many stations will sign it (fewer than M)"
+    )
     common(p)
     p = _sub(rsub, "raise-lock", "raise the lock level M (it never goes down except by rekey)")
     p.add_argument("vault_id", metavar="VAULT")
@@ -275,8 +306,15 @@ def _collect_and_check(sub: argparse._SubParsersAction[argparse.ArgumentParser])
     p.add_argument("--out", metavar="FILE.json", help="also write the spend as push_tx JSON")
     p.set_defaults(func=chain.cmd_submit)
 
-    p = _sub(sub, "release", "chain vaults: pay out an announcement whose clawback has expired (unsigned)")
-    p.add_argument("announcement", metavar="ANNOUNCEMENT", help="the announce request's id (or a prefix)")
+    p = _sub(
+        sub,
+        "release",
+        "chain vaults: pay out an announcement whose clawback has expired, or push through a slow rekey "
+        "whose delay has passed (unsigned: the chain kept the wait)",
+    )
+    p.add_argument(
+        "announcement", metavar="REQUEST", help="the announce or slow-rekey request's id (or a prefix)"
+    )
     p.add_argument("--out", metavar="FILE.json", help="also write the spend as push_tx JSON")
     p.set_defaults(func=chain.cmd_release)
 

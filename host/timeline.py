@@ -18,7 +18,16 @@ from custody.chains import ChainFacts
 from custody.policy.engine import Refuse, decide
 from custody.policy.history import Event, verify_entry
 from custody.policy.vault_state import VaultState, replay
-from custody.schemas.request import Announce, Cancel, Execute, RaiseLock, Rekey, SpendRequest
+from custody.schemas.request import (
+    Announce,
+    Cancel,
+    Execute,
+    RaiseLock,
+    Rekey,
+    SlowRekey,
+    SpendRequest,
+    signatures_needed,
+)
 from custody.schemas.vault import VaultKey
 from host.history import Rows, entry_for
 from host.registry import VaultRow
@@ -83,7 +92,7 @@ def preflight(
         verdict = decide(vault, station_state(generations, rows, key), request, now, chain)
         reason = verdict.text if isinstance(verdict, Refuse) else ""
         outlooks.append(StationOutlook(key.station, isinstance(verdict, Refuse), reason))
-    return Preflight(vault.threshold, tuple(outlooks))
+    return Preflight(signatures_needed(request.action, vault.threshold), tuple(outlooks))
 
 
 def events(generations: Sequence[VaultRow], rows: Rows) -> list[Event]:
@@ -156,6 +165,8 @@ def timeline(generations: Sequence[VaultRow], rows: Rows) -> Timeline:
             what += " by " + (
                 "rekey"
                 if isinstance(kind, Rekey)
+                else "slow rekey"
+                if isinstance(kind, SlowRekey)
                 else "raise-lock"
                 if isinstance(kind, RaiseLock)
                 else "bundle"

@@ -25,7 +25,16 @@ from custody.policy.history import HistoryError, VaultView, vault_view
 from custody.policy.vault_state import CLOCK_SKEW_SECONDS, VaultState, share_lookback
 from custody.schemas.history import RequestCore
 from custody.schemas.policy_toml import format_duration
-from custody.schemas.request import Announce, Cancel, Execute, RaiseLock, Rekey, SpendRequest, Withdraw
+from custody.schemas.request import (
+    Announce,
+    Cancel,
+    Execute,
+    RaiseLock,
+    Rekey,
+    SlowRekey,
+    SpendRequest,
+    Withdraw,
+)
 from custody.schemas.vault import VaultDefinition
 
 if TYPE_CHECKING:
@@ -68,6 +77,7 @@ class Code(StrEnum):
     SIDE_EFFECTS = "side-effects"
     CUSTODY = "custody-change"
     CLAWBACK = "clawback-too-short"
+    RECOVERY_PATH = "no-recovery-path"
 
 
 #: What each refusal means, for the custodians' screen and the refusal message.
@@ -114,6 +124,8 @@ EXPLANATIONS: dict[Code, str] = {
     "issuances, or coins the vault does not authorise.",
     Code.CUSTODY: "The spend changes the vault's custody (or melts the vault) other than the request says.",
     Code.CLAWBACK: "The payment's clawback is not the vault's, or expires before the vault's announce delay.",
+    Code.RECOVERY_PATH: "A rekey by fewer signers than the threshold needs a chain that holds its delay and "
+    "lets the quorum cancel it: this vault has no recovery path for that many initiators.",
 }
 
 
@@ -313,6 +325,8 @@ def _announcement(v: VaultDefinition, s: VaultView, r: SpendRequest, now: int) -
     if not isinstance(a, Execute | Cancel):
         return None
     ann = s.announcement(a.announce_id)
+    if ann is None and isinstance(a, Cancel) and isinstance(s.pending(a.announce_id), SlowRekey):
+        ann = next(e for e in s.events if e.request.request_id == a.announce_id)
     if ann is None:
         return Check("announcement", False, a.announce_id.hex(), Code.UNKNOWN_ANNOUNCEMENT)
     closers = s.closers(a.announce_id, r.request_id)
@@ -359,6 +373,19 @@ def _rekey(v: VaultDefinition, s: VaultView, r: SpendRequest, now: int) -> Check
     return Check("rekey delay", True, detail, Code.REKEY_DELAY)
 
 
+def _recovery(v: VaultDefinition, s: VaultView, r: SpendRequest, now: int) -> Check | None:
+    """A slow rekey only where the chain holds it: a recovery path of the vault's custody."""
+    a = r.action
+    if not isinstance(a, SlowRekey):
+        return None
+    least = getattr(v.chain, "recovery_signers", 0)
+    ok = bool(least) and least <= a.initiators < v.threshold
+    paths = f"{least} to {v.threshold - 1} initiators" if least else "none"
+    return Check(
+        "recovery path", ok, f"{a.initiators} initiator(s); the vault's paths: {paths}", Code.RECOVERY_PATH
+    )
+
+
 def _ratchet(v: VaultDefinition, s: VaultView, r: SpendRequest, now: int) -> Check | None:
     a = r.action
     if not isinstance(a, RaiseLock):
@@ -389,6 +416,7 @@ RULES: tuple[Rule, ...] = (
     _announcement,
     _execute_window,
     _rekey,
+    _recovery,
     _ratchet,
 )
 

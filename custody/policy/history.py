@@ -23,7 +23,16 @@ from dataclasses import dataclass
 from custody.errors import CustodyError
 from custody.policy.vault_state import Approval, VaultState, action_lookback, spend_lookback
 from custody.schemas.history import HistoryEntry, HistorySignature, RequestCore
-from custody.schemas.request import Announce, Cancel, Execute, RaiseLock, SpendRequest, Withdraw
+from custody.schemas.request import (
+    Announce,
+    Cancel,
+    Execute,
+    RaiseLock,
+    SlowRekey,
+    SpendRequest,
+    Withdraw,
+    signatures_needed,
+)
 from custody.schemas.response import SignatureResponse
 from custody.schemas.signatures import SignatureError
 from custody.schemas.vault import VaultDefinition, VaultKey
@@ -98,7 +107,7 @@ def verify_entry(
             raise HistoryError(f"{where}: {key.station}'s signature does not hold ({exc})") from None
         signers.append(key.station)
         latest = max(latest, sig.approved_at)
-    finalized = len(signers) >= definition.threshold
+    finalized = len(signers) >= signatures_needed(core.action, definition.threshold)
     return Event(core, latest if finalized else core.expires_at, finalized, tuple(signers))
 
 
@@ -141,6 +150,13 @@ class VaultView:
             ),
             None,
         )
+
+    def pending(self, request_id: bytes) -> Announce | SlowRekey | None:
+        """What a cancellation may name: an announcement, or a slow rekey the chain holds."""
+        for e in self.events:
+            if e.request.request_id == request_id and isinstance(e.request.action, Announce | SlowRekey):
+                return e.request.action
+        return None
 
     def closers(self, announce_id: bytes, request_id: bytes) -> list[Event]:
         """Executions and cancellations of the announcement, other than ``request_id`` itself."""

@@ -23,6 +23,7 @@ class ActionKind(StrEnum):
     EXECUTE = "execute"
     CANCEL = "cancel"
     REKEY = "rekey"
+    SLOW_REKEY = "slow-rekey"
     RAISE_LOCK = "raise-lock"
 
 
@@ -57,7 +58,9 @@ class Execute:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Cancel:
-    announce_id: bytes
+    """Takes back what is still pending: an announcement, or a slow rekey the chain is holding."""
+
+    announce_id: bytes  # the announce (or slow-rekey) request's id
     kind = ActionKind.CANCEL
 
 
@@ -76,12 +79,25 @@ class Rekey:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class SlowRekey:
+    """A rekey scheduled by ``initiators`` stations, fewer than the threshold, on a chain that holds
+    it: the chain enforces its delay (longer per missing signer) and lets the full quorum cancel it
+    meanwhile (Chia's recovery path, docs/chia.md). Only a vault whose chain binding offers the
+    path for that many initiators may carry it."""
+
+    keys: tuple[VaultKey, ...]
+    threshold: int
+    initiators: int
+    kind = ActionKind.SLOW_REKEY
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class RaiseLock:
     threshold: int
     kind = ActionKind.RAISE_LOCK
 
 
-Action = Withdraw | Announce | Execute | Cancel | Rekey | RaiseLock
+Action = Withdraw | Announce | Execute | Cancel | Rekey | SlowRekey | RaiseLock
 Transfer = Withdraw | Announce | Execute
 
 
@@ -92,9 +108,20 @@ def _transfer_fields(v: dict[str, Any], what: str) -> dict[str, Any]:
     return v
 
 
+def signatures_needed(action: Action, threshold: int) -> int:
+    """How many valid signatures approve ``action`` under a vault of lock level ``threshold``."""
+    return action.initiators if isinstance(action, SlowRekey) else threshold
+
+
 def action_to_map(action: Action) -> dict[str, Any]:
     if isinstance(action, Rekey):
         params: dict[str, Any] = {"keys": keys_to_list(action.keys), "threshold": action.threshold}
+    elif isinstance(action, SlowRekey):
+        params = {
+            "keys": keys_to_list(action.keys),
+            "threshold": action.threshold,
+            "initiators": action.initiators,
+        }
     elif isinstance(action, RaiseLock):
         params = {"threshold": action.threshold}
     elif isinstance(action, Cancel):
@@ -135,6 +162,13 @@ def action_from_map(value: Any, *, what: str) -> Action:
         if not 1 <= r["threshold"] <= len(keys):
             raise SchemaError(f"{what}: new threshold must be between 1 and {len(keys)}")
         return Rekey(keys=keys, threshold=r["threshold"])
+    if kind is ActionKind.SLOW_REKEY:
+        r = strict.fields(p, {"keys": list, "threshold": int, "initiators": int}, what=what)
+        keys = keys_from_list(r["keys"], what=what)
+        if not 1 <= r["threshold"] <= len(keys):
+            raise SchemaError(f"{what}: new threshold must be between 1 and {len(keys)}")
+        strict.natural(r["initiators"], what=what, name="initiators", positive=True, limit=MAX_KEYS)
+        return SlowRekey(keys=keys, threshold=r["threshold"], initiators=r["initiators"])
     r = strict.fields(p, {"threshold": int}, what=what)
     strict.natural(r["threshold"], what=what, name="threshold", positive=True, limit=MAX_KEYS)
     return RaiseLock(threshold=r["threshold"])

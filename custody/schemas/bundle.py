@@ -14,7 +14,7 @@ from enum import StrEnum
 from custody.chains import chain_message
 from custody.errors import CustodyError, SchemaError
 from custody.schemas import strict
-from custody.schemas.request import SpendRequest
+from custody.schemas.request import SpendRequest, signatures_needed
 from custody.schemas.response import SignatureResponse
 from custody.schemas.signatures import SignatureError, verify_signature
 from custody.schemas.vault import MAX_KEYS, VaultDefinition
@@ -135,8 +135,9 @@ def check_bundle(vault: VaultDefinition, bundle: SignedBundle, *, now: int | Non
         else:
             signers.add(response.key_id)
     # M for every action, rekeys included: a rekey by fewer signers would rest its delay and the
-    # quorum's chance to cancel on the stations that chose to sign it (docs/vault-wide.md).
-    need = vault.threshold
+    # quorum's chance to cancel on the stations that chose to sign it (docs/vault-wide.md). The one
+    # exception is a slow rekey, whose delay and cancellation the chain itself holds (docs/chia.md).
+    need = signatures_needed(request.action, vault.threshold)
     if len(signers) < need:
         findings.append(
             Finding(Problem.TOO_FEW, f"{len(signers)} valid distinct signature(s), {need} needed")

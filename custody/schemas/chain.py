@@ -51,32 +51,71 @@ CHIA_NETWORKS: dict[str, ChiaNetwork] = {
 }
 
 
+#: The longest a slow rekey's delay may grow per missing signer.
+MAX_PENALTY_SECONDS = 365 * 86400
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ChiaBinding:
-    """A Chia vault: the singleton its launcher id names, on one network."""
+    """A Chia vault: the singleton its launcher id names, on one network.
+
+    ``recovery_signers`` > 0 gives the vault's custody recovery paths: that
+    many stations (fewer than the threshold) may schedule a rekey, which the
+    chain holds for the vault's rekey delay plus ``recovery_penalty_seconds``
+    per missing signer, and which the full quorum can cancel meanwhile
+    (docs/chia.md). 0: every rekey needs the full quorum.
+    """
 
     network: str
     launcher_id: bytes
+    recovery_signers: int = 0
+    recovery_penalty_seconds: int = 0
     chain = "chia"
 
     def __post_init__(self) -> None:
+        what = "chia vault"
         if self.network not in CHIA_NETWORKS:
-            raise SchemaError(f"chia vault: unknown network {self.network!r} ({', '.join(CHIA_NETWORKS)})")
-        strict.sized(self.launcher_id, what="chia vault", name="launcher_id", length=32)
+            raise SchemaError(f"{what}: unknown network {self.network!r} ({', '.join(CHIA_NETWORKS)})")
+        strict.sized(self.launcher_id, what=what, name="launcher_id", length=32)
+        strict.natural(self.recovery_signers, what=what, name="recovery_signers", limit=32)
+        strict.natural(
+            self.recovery_penalty_seconds, what=what, name="recovery_penalty", limit=MAX_PENALTY_SECONDS
+        )
 
     @property
     def net(self) -> ChiaNetwork:
         return CHIA_NETWORKS[self.network]
 
     def to_map(self) -> dict[str, Any]:
-        return {"chain": self.chain, "network": self.network, "launcher_id": self.launcher_id}
+        return {
+            "chain": self.chain,
+            "network": self.network,
+            "launcher_id": self.launcher_id,
+            "recovery_signers": self.recovery_signers,
+            "recovery_penalty": self.recovery_penalty_seconds,
+        }
 
     @classmethod
     def from_map(cls, value: Any, *, what: str) -> ChiaBinding:
-        v = strict.fields(value, {"chain": str, "network": str, "launcher_id": bytes}, what=f"{what} chain")
+        v = strict.fields(
+            value,
+            {
+                "chain": str,
+                "network": str,
+                "launcher_id": bytes,
+                "recovery_signers": int,
+                "recovery_penalty": int,
+            },
+            what=f"{what} chain",
+        )
         if v["chain"] != cls.chain:
             raise SchemaError(f"{what}: unknown chain {v['chain']!r}")
-        return cls(network=v["network"], launcher_id=v["launcher_id"])
+        return cls(
+            network=v["network"],
+            launcher_id=v["launcher_id"],
+            recovery_signers=v["recovery_signers"],
+            recovery_penalty_seconds=v["recovery_penalty"],
+        )
 
 
 ChainBinding = ChiaBinding

@@ -38,7 +38,13 @@ DURATIONS = {
 _SCHEMA: dict[str, dict[str, Any]] = {
     "vault": {"id": str, "generation": int, "threshold": int, "asset": dict, "keys": list},
     "vault.asset": {"code": str, "decimals": int},
-    "vault.chain": {"chain": str, "network": str, "launcher_id": str},
+    "vault.chain": {
+        "chain": str,
+        "network": str,
+        "launcher_id": str,
+        "recovery_signers": int,
+        "recovery_penalty": (int, str),
+    },
     "vault.keys": {"station": str, "algorithm": str, "public_key": str},
     "rules": {
         "destinations": list,
@@ -125,7 +131,15 @@ def compile_policy(text: str, source: str = "policy") -> StationPolicy:
         if not isinstance(chain_table, dict):
             raise fail("vault.chain", "is a [vault.chain] table")
         c = _check_table(chain_table, "vault.chain", _SCHEMA["vault.chain"], fail)
-        chain = {**c, "launcher_id": _hex(c["launcher_id"], "vault.chain.launcher_id", fail)}
+        try:
+            penalty = parse_duration(c["recovery_penalty"])
+        except ValueError as exc:
+            raise fail("vault.chain.recovery_penalty", str(exc)) from None
+        chain = {
+            **c,
+            "launcher_id": _hex(c["launcher_id"], "vault.chain.launcher_id", fail),
+            "recovery_penalty": penalty,
+        }
     keys = []
     for i, entry in enumerate(vault["keys"]):
         path = f"vault.keys[{i}]"
@@ -187,6 +201,8 @@ _BLAME = (  # most specific first: the first word found in a schema message pick
     ("key label", "station.key_label"),
     ("threshold", "vault.threshold"),
     ("vault id", "vault.id"),
+    ("recovery_signers", "vault.chain.recovery_signers"),
+    ("recovery_penalty", "vault.chain.recovery_penalty"),
     ("chain", "vault.chain"),
     ("network", "vault.chain.network"),
     ("launcher", "vault.chain.launcher_id"),
@@ -258,6 +274,14 @@ def render_policy(policy: StationPolicy, comment: str = "") -> str:
             f'chain = "{v.chain.chain}"',
             f'network = "{v.chain.network}"',
             f'launcher_id = "{v.chain.launcher_id.hex()}"',
+            f"recovery_signers = {v.chain.recovery_signers}  # "
+            + (
+                f"{v.chain.recovery_signers} of the keys may schedule a rekey the chain delays"
+                if v.chain.recovery_signers
+                else "every rekey needs the full quorum"
+            ),
+            f'recovery_penalty = "{format_duration(v.chain.recovery_penalty_seconds)}"  '
+            "# added to the rekey delay per missing signer",
         ]
     for k in v.keys:
         out += ["", "[[vault.keys]]", f'station = "{k.station}"', f'algorithm = "{k.algorithm.value}"']

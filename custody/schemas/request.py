@@ -21,9 +21,11 @@ from custody.schemas.actions import (
     Execute,
     RaiseLock,
     Rekey,
+    SlowRekey,
     Transfer,
     Withdraw,
     action_from_map,
+    signatures_needed,
 )
 from custody.schemas.history import (
     CORE_FIELDS,
@@ -49,9 +51,11 @@ __all__ = [
     "Execute",
     "RaiseLock",
     "Rekey",
+    "SlowRekey",
     "SpendRequest",
     "Transfer",
     "Withdraw",
+    "signatures_needed",
 ]
 
 UR_TYPE = "x-spend-request"

@@ -21,10 +21,13 @@ from custody.chains.chia.build import (
     choose_coins,
     custody_payload,
     payment_payload,
+    scheduled_rekey_bundle,
+    slow_rekey_payload,
 )
-from custody.chains.chia.custody import custody_hash, decode_address, p2_puzzle_hash
+from custody.chains.chia.custody import decode_address, p2_puzzle_hash
 from custody.chains.chia.facts import parse
 from custody.chains.chia.payload import ChiaPayload, ClawbackSpec, parse_payload
+from custody.chains.chia.recovery import successor_custody, vault_custody
 from custody.schemas.chain import ChiaBinding
 from custody.schemas.request import (
     Action,
@@ -33,6 +36,7 @@ from custody.schemas.request import (
     Execute,
     RaiseLock,
     Rekey,
+    SlowRekey,
     SpendRequest,
     Withdraw,
 )
@@ -48,20 +52,58 @@ def binding(vault: VaultDefinition) -> ChiaBinding:
 
 
 def custody_of(vault: VaultDefinition) -> bytes:
-    return custody_hash(vault.keys, vault.threshold)
+    return vault_custody(vault).hash
 
 
-def locate(backend: ChiaBackend, generations: Sequence[VaultDefinition]) -> VaultCoin:
-    """The vault's coin now; UsageError if it is not yet under the current generation's custody."""
+@dataclass(frozen=True, slots=True)
+class Located:
+    """The vault's coin now, and the slow rekey it is holding, if any."""
+
+    coin: VaultCoin
+    rekey: SpendRequest | None  # the finalized slow rekey whose scheduled custody holds the coin
+    scheduled: tuple[int, bytes] | None  # (initiators, next custody) of that rekey
+
+    def free(self) -> VaultCoin:
+        """The coin for an ordinary spend; UsageError while a slow rekey holds it."""
+        if self.rekey is not None:
+            rid = self.rekey.request_id.hex()[:8]
+            raise UsageError(
+                f"the vault is holding the slow rekey {rid}: cancel it (host request cancel {rid}) or, once "
+                f"its delay has passed, push it through (host release {rid})"
+            )
+        return self.coin
+
+
+def scheduled_by(vault: VaultDefinition, rekey: SpendRequest) -> tuple[int, bytes]:
+    """A slow rekey's (initiators, next custody), recomputed from the request."""
+    action = rekey.action
+    assert isinstance(action, SlowRekey)
+    return action.initiators, successor_custody(vault, action.keys, action.threshold).hash
+
+
+def locate(
+    backend: ChiaBackend, generations: Sequence[VaultDefinition], slow: Sequence[SpendRequest] = ()
+) -> Located:
+    """The vault's coin, walked from its launcher through every custody its generations and finalized
+    slow rekeys name; UsageError if it is not yet under the current generation's custody."""
     vault = generations[-1]
-    found = current_vault(backend, binding(vault).launcher_id, [custody_of(g) for g in generations])
-    if found.custody != custody_of(vault):
-        earlier = next(g.generation for g in generations if custody_of(g) == found.custody)
+    known: dict[bytes, tuple[VaultDefinition, SpendRequest | None]] = {
+        custody_of(g): (g, None) for g in generations
+    }
+    by_digest = {g.digest(): g for g in generations}
+    for request in slow:
+        origin = by_digest.get(request.policy_digest)
+        if origin is not None:
+            initiators, target = scheduled_by(origin, request)
+            known[vault_custody(origin).scheduled(initiators, target).hash] = (origin, request)
+    found = current_vault(backend, binding(vault).launcher_id, list(known))
+    holder, rekey = known[found.custody]
+    if holder.generation != vault.generation:
         raise UsageError(
-            f"on chain, vault {vault.vault_id} is still under generation {earlier}'s keys: submit the "
-            f"change that made generation {vault.generation} first (host submit)"
+            f"on chain, vault {vault.vault_id} is still under generation {holder.generation}'s keys: submit "
+            f"(or release) the change that made generation {vault.generation} first"
         )
-    return found
+    return Located(found, rekey, scheduled_by(holder, rekey) if rekey is not None else None)
 
 
 def funds(backend: ChiaBackend, vault: VaultDefinition) -> list[Coin]:
@@ -76,10 +118,11 @@ def payment(
     amount: int,
     fee: int,
     clawback_until: int | None,
+    slow: Sequence[SpendRequest] = (),
 ) -> ChiaPayload:
     vault = generations[-1]
     chia = binding(vault)
-    vault_coin = locate(backend, generations)
+    vault_coin = locate(backend, generations, slow).free()
     try:
         coins = choose_coins(funds(backend, vault), amount + fee)
         to = decode_address(destination, chia.net)
@@ -124,7 +167,11 @@ def announced(backend: ChiaBackend, vault: VaultDefinition, announcement: SpendR
 
 
 def cancellation(
-    backend: ChiaBackend, generations: Sequence[VaultDefinition], announcement: SpendRequest, now: int
+    backend: ChiaBackend,
+    generations: Sequence[VaultDefinition],
+    announcement: SpendRequest,
+    now: int,
+    slow: Sequence[SpendRequest] = (),
 ) -> ChiaPayload:
     vault = generations[-1]
     found = announced(backend, vault, announcement)
@@ -134,9 +181,8 @@ def cancellation(
         raise UsageError("the announcement's clawback coin is already spent: cancelled or paid out")
     if now >= found.clawback.seconds:
         raise UsageError("the clawback has expired: the payment can no longer be taken back")
-    return cancel_payload(
-        binding(vault).launcher_id, locate(backend, generations), found.coin, found.clawback
-    )
+    coin = locate(backend, generations, slow).free()
+    return cancel_payload(binding(vault).launcher_id, coin, found.coin, found.clawback)
 
 
 def push_through(
@@ -162,28 +208,68 @@ def payload_for(
     fee: int,
     expires_at: int,
     now: int,
-    announcement: SpendRequest | None = None,
+    target: SpendRequest | None = None,
+    slow: Sequence[SpendRequest] = (),
 ) -> bytes:
     """The unsigned spend that does ``action``; an announcement's clawback outlasts every station's
-    review of the request by the vault's announce delay."""
+    review of the request by the vault's announce delay. ``target``: what a cancel cancels.
+    ``slow``: the vault's finalized slow rekeys, which the vault coin may be holding."""
     vault = generations[-1]
     if isinstance(action, Withdraw | Announce):
         until = expires_at + vault.rules.announce_delay_seconds if isinstance(action, Announce) else None
-        return payment(backend, generations, action.destination, action.amount, fee, until).to_bytes()
+        return payment(backend, generations, action.destination, action.amount, fee, until, slow).to_bytes()
     if fee:
         raise UsageError(f"a {action.kind.value} pays no fee from this host (--fee is for payments)")
     if isinstance(action, Cancel):
-        assert announcement is not None
-        return cancellation(backend, generations, announcement, now).to_bytes()
+        assert target is not None
+        if isinstance(target.action, SlowRekey):
+            return rekey_cancellation(backend, generations, target, slow).to_bytes()
+        return cancellation(backend, generations, target, now, slow).to_bytes()
     if isinstance(action, Execute):
         raise UsageError(
             "on Chia an announcement is paid out once its clawback expires, with no signature: "
             "host release ANNOUNCEMENT"
         )
+    coin = locate(backend, generations, slow).free()
+    if isinstance(action, SlowRekey):
+        target_custody = successor_custody(vault, action.keys, action.threshold).hash
+        return slow_rekey_payload(coin, vault_custody(vault), action.initiators, target_custody).to_bytes()
     if isinstance(action, Rekey):
-        next_custody = custody_hash(action.keys, action.threshold)
+        next_custody = successor_custody(vault, action.keys, action.threshold).hash
     elif isinstance(action, RaiseLock):
-        next_custody = custody_hash(vault.keys, action.threshold)
+        next_custody = successor_custody(vault, vault.keys, action.threshold).hash
     else:
         raise UsageError(f"no Chia spend for a {action.kind.value}")
-    return custody_payload(locate(backend, generations), next_custody).to_bytes()
+    return custody_payload(coin, next_custody).to_bytes()
+
+
+def rekey_cancellation(
+    backend: ChiaBackend,
+    generations: Sequence[VaultDefinition],
+    rekey: SpendRequest,
+    slow: Sequence[SpendRequest],
+) -> ChiaPayload:
+    """The main quorum takes the vault back from a slow rekey the chain is holding."""
+    located = locate(backend, generations, slow)
+    if located.rekey is None or located.rekey.request_id != rekey.request_id:
+        raise UsageError(
+            "the vault is not holding that slow rekey: it was cancelled, released, or never submitted"
+        )
+    return custody_payload(located.coin, custody_of(generations[-1]), scheduled=located.scheduled)
+
+
+def rekey_release(
+    backend: ChiaBackend,
+    generations: Sequence[VaultDefinition],
+    rekey: SpendRequest,
+    slow: Sequence[SpendRequest],
+) -> SpendBundle:
+    """The rekey a slow rekey scheduled, once the chain's delay has passed: unsigned."""
+    vault = generations[-1]
+    located = locate(backend, generations, slow)
+    if located.rekey is None or located.rekey.request_id != rekey.request_id or located.scheduled is None:
+        raise UsageError(
+            "the vault is not holding that slow rekey: it was cancelled, released, or never submitted"
+        )
+    scheduled = vault_custody(vault).scheduled(*located.scheduled)
+    return scheduled_rekey_bundle(binding(vault).launcher_id, located.coin, scheduled)

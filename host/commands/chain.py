@@ -11,18 +11,20 @@ from chia_wallet_sdk import SpendBundle
 
 from airgap.files import atomic_write
 from custody.chains.chia.assemble import push_tx_json, push_tx_text
-from custody.chains.chia.custody import address, custody_hash, decode_address, p2_puzzle_hash
+from custody.chains.chia.custody import address, decode_address, p2_puzzle_hash
+from custody.chains.chia.recovery import vault_custody
 from custody.errors import SchemaError
 from custody.schemas.bundle import SignedBundle
 from custody.schemas.chain import CHIA_NETWORKS, ChiaBinding
-from custody.schemas.request import Announce
+from custody.schemas.policy_toml import parse_duration
+from custody.schemas.request import Announce, SlowRekey
 from custody.schemas.vault import Asset, VaultDefinition
 from host.amounts import parse_amount
 from host.chain import open_backend
 from host.chain.backend import ChiaBackend, current_vault
 from host.chain.judging import chain_findings, spend_bundle
 from host.chain.simulator import SimulatorBackend
-from host.chain.spends import announced, binding, custody_of, funds, push_through
+from host.chain.spends import announced, binding, funds, locate, push_through, rekey_release
 from host.context import Context
 from host.errors import ChainRejected, UsageError
 from host.registry import RequestRow
@@ -44,10 +46,20 @@ def chain_asset(ctx: Context, asset: Asset | None) -> tuple[Asset | None, ChiaBi
         and (asset.code, asset.decimals) != (net.asset_code, 12)
     ):
         raise UsageError(f"a Chia {network} vault holds {net.asset_code}:12, not {ctx.args.asset}")
-    launcher = bytes.fromhex(ctx.args.launcher_id) if ctx.args.launcher_id else UNMINTED
+    try:
+        launcher = bytes.fromhex(ctx.args.launcher_id) if ctx.args.launcher_id else UNMINTED
+        penalty = parse_duration(ctx.args.recovery_penalty)
+    except ValueError as exc:
+        raise UsageError(f"--launcher-id or --recovery-penalty: {exc}") from None
     if len(launcher) != 32:
         raise UsageError("--launcher-id takes 32 bytes as 64 hex digits")
-    return Asset(code=net.asset_code, decimals=12), ChiaBinding(network=network, launcher_id=launcher)
+    binding = ChiaBinding(
+        network=network,
+        launcher_id=launcher,
+        recovery_signers=ctx.args.recovery_signers,
+        recovery_penalty_seconds=penalty,
+    )
+    return Asset(code=net.asset_code, decimals=12), binding
 
 
 def backend_for(ctx: Context, vault: VaultDefinition) -> ChiaBackend:
@@ -57,7 +69,7 @@ def backend_for(ctx: Context, vault: VaultDefinition) -> ChiaBackend:
 def bind(ctx: Context, definition: VaultDefinition) -> VaultDefinition:
     """Mint the vault (Simulator) or find it on chain (--launcher-id); its definition with the launcher."""
     chia = binding(definition)
-    custody = custody_hash(definition.keys, definition.threshold)
+    custody = vault_custody(definition).hash
     if chia.launcher_id == UNMINTED:
         if chia.network != "simulator":
             raise UsageError(
@@ -111,21 +123,53 @@ def cmd_submit(ctx: Context) -> int:
 
 
 def cmd_release(ctx: Context) -> int:
-    """Pay an announcement out once its clawback has expired: no signature, the chain kept the wait."""
+    """Pay an announcement out once its clawback has expired, or push a slow rekey through once its
+    delay has passed: no signature, the chain kept the wait."""
     row, vault = _request_row(ctx, ctx.args.announcement)
-    if not isinstance(row.request.action, Announce):
-        raise UsageError(f"request {ctx.args.announcement} is not an announcement")
+    action = row.request.action
     backend = backend_for(ctx, vault)
+    if isinstance(action, SlowRekey):
+        return _release_rekey(ctx, row, backend)
+    if not isinstance(action, Announce):
+        raise UsageError(f"request {ctx.args.announcement} is not an announcement or a slow rekey")
     final = push_through(backend, vault, row.request, backend.now())
     if ctx.args.out is not None:
         _write_json(Path(ctx.args.out), final)
     backend.push(final)
-    action = row.request.action
     ctx.data({"request_id": row.request.request_id.hex(), "released": True, "amount": str(action.amount)})
     ctx.say(
         f"announcement {row.request.request_id.hex()[:8]} released: {vault.asset.format(action.amount)} "
         f"paid to {action.destination}"
     )
+    return 0
+
+
+def _release_rekey(ctx: Context, row: RequestRow, backend: ChiaBackend) -> int:
+    from host.commands.requests import slow_rekeys
+
+    if row.finalized_at is None:
+        raise UsageError("the slow rekey was never finalized: nothing was scheduled")
+    vault_id = row.request.vault_id
+    generations = [g.definition for g in ctx.registry.vault_generations(vault_id)]
+    final = rekey_release(backend, generations, row.request, slow_rekeys(ctx, vault_id))
+    if ctx.args.out is not None:
+        _write_json(Path(ctx.args.out), final)
+    backend.push(final)
+    action = row.request.action
+    assert isinstance(action, SlowRekey)
+    current = generations[-1]
+    successor = replace(
+        current, generation=current.generation + 1, keys=action.keys, threshold=action.threshold
+    )
+    ctx.registry.add_vault(successor, ctx.clock(), authorized_by=row.request.request_id)
+    ctx.data(
+        {"request_id": row.request.request_id.hex(), "released": True, "generation": successor.generation}
+    )
+    ctx.say(
+        f"slow rekey {row.request.request_id.hex()[:8]} pushed through: vault {vault_id} is now generation "
+        f"{successor.generation} ({successor.threshold} of {len(successor.keys)})"
+    )
+    ctx.say("  export its policies and install them at each station with --authorization <its bundle>")
     return 0
 
 
@@ -169,8 +213,11 @@ def cmd_vault_balance(ctx: Context) -> int:
     vault = row.definition
     chia = binding(vault)
     backend = backend_for(ctx, vault)
+    from host.commands.requests import slow_rekeys
+
     generations = [g.definition for g in ctx.registry.vault_generations(vault.vault_id)]
-    coin = current_vault(backend, chia.launcher_id, [custody_of(g) for g in generations])
+    located = locate(backend, generations, slow_rekeys(ctx, vault.vault_id))
+    coin = located.coin
     coins = funds(backend, vault)
     total = sum(c.amount for c in coins)
     receive = address(p2_puzzle_hash(chia.launcher_id), chia.net)
@@ -189,6 +236,7 @@ def cmd_vault_balance(ctx: Context) -> int:
             "address": receive,
             "launcher_id": chia.launcher_id.hex(),
             "vault_coin": coin.coin.coin_id().hex(),
+            "holding_rekey": located.rekey.request_id.hex() if located.rekey is not None else None,
             "balance": str(total),
             "coins": [{"coin_id": c.coin_id().hex(), "amount": str(c.amount)} for c in coins],
             "announcements": pending,
@@ -198,6 +246,9 @@ def cmd_vault_balance(ctx: Context) -> int:
     ctx.say(f"vault {vault.vault_id} on Chia {chia.network}: {vault.asset.format(total)} ({total} mojos)")
     ctx.say(f"  address      {receive}")
     ctx.say(f"  vault coin   {coin.coin.coin_id().hex()}")
+    if located.rekey is not None:
+        rid = located.rekey.request_id.hex()[:8]
+        ctx.say(f"  custody      HOLDING slow rekey {rid}: host release {rid} once its delay has passed")
     ctx.say(f"  coins        {len(coins)}")
     for c in coins:
         ctx.say(f"    {c.coin_id().hex()[:16]}  {vault.asset.format(c.amount)}")

@@ -15,7 +15,7 @@ from custody.errors import CustodyError, SchemaError
 from custody.schemas.audit_log import EXPORT_UR_TYPE, read_export
 from custody.schemas.bundle import Finding, Problem, SignedBundle, check_bundle
 from custody.schemas.commitment import SALT_LEN, vault_commitment
-from custody.schemas.request import SpendRequest
+from custody.schemas.request import SpendRequest, signatures_needed
 from custody.schemas.vault import Rules, VaultDefinition
 from host.audit_check import Known, audit_export
 from host.bundles import describe
@@ -101,7 +101,7 @@ def cmd_verify(ctx: Context) -> int:
         _say_vault(ctx, vault)
         ctx.say(
             f"  signed by {', '.join(r.station for r in bundle.responses)} "
-            f"({len(bundle.responses)} of {vault.threshold} needed)"
+            f"({len(bundle.responses)} of {signatures_needed(bundle.request.action, vault.threshold)} needed)"
         )
         if ctx.args.expect_digest is None and ctx.args.commitment is None:
             ctx.say("  the vault file was not pinned: compare its digest with the one published for it")

@@ -11,6 +11,7 @@ from airgap.scan import Unreadable
 from airgap.ur.ur import UR, DecodeLimits
 from custody.errors import CustodyError
 from custody.schemas.bundle import SignedBundle
+from custody.schemas.request import signatures_needed
 from custody.schemas.response import REFUSAL_UR_TYPE, RESPONSE_UR_TYPE, Refusal, SignatureResponse
 from custody.schemas.vault import VaultDefinition
 from host.bundles import assemble, bundle_json, describe, next_generation
@@ -82,7 +83,7 @@ def progress(registry: Registry, row: RequestRow) -> dict[str, Any]:
         r.refusal.station: f"{r.refusal.code}: {r.refusal.text}"
         for r in registry.refusals(row.request.request_id)
     }
-    need = vault.threshold
+    need = signatures_needed(row.request.action, vault.threshold)
     return {
         "request_id": row.request.request_id.hex(),
         "summary": describe(row.request.action, vault.asset),
@@ -276,7 +277,8 @@ def cmd_finalize(ctx: Context) -> int:
     signers = ", ".join(r.station for r in bundle.responses)
     ctx.say(f"bundle for request {row.request.request_id.hex()[:8]} written to {out} ({len(data)} bytes)")
     ctx.say(f"  {describe(row.request.action, vault.asset)}")
-    ctx.say(f"  signed by {signers} ({len(bundle.responses)} of {vault.threshold} needed)")
+    need = signatures_needed(row.request.action, vault.threshold)
+    ctx.say(f"  signed by {signers} ({len(bundle.responses)} of {need} needed)")
     ctx.say(f"  readable copy: {json_out}")
     if spend is not None:
         ctx.say(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from airgap.errors import RenderError
@@ -26,6 +27,7 @@ from custody.schemas.request import (
     Execute,
     RaiseLock,
     Rekey,
+    SlowRekey,
     SpendRequest,
     Withdraw,
 )
@@ -49,11 +51,23 @@ def _current(ctx: Context, vault_id: str) -> VaultRow:
     return row
 
 
-def _announcement(ctx: Context, text: str) -> tuple[RequestRow, Announce]:
+def _announcement(ctx: Context, text: str, *, rekey: bool = False) -> tuple[RequestRow, Announce | SlowRekey]:
+    """The announcement (or, to cancel, the slow rekey) a request names."""
     row = ctx.registry.find_request(text)
-    if not isinstance(row.request.action, Announce):
-        raise UsageError(f"request {text} is a {row.request.action.kind.value}, not an announcement")
+    kinds = (Announce, SlowRekey) if rekey else (Announce,)
+    if not isinstance(row.request.action, kinds):
+        what = "an announcement or a slow rekey" if rekey else "an announcement"
+        raise UsageError(f"request {text} is a {row.request.action.kind.value}, not {what}")
     return row, row.request.action
+
+
+def slow_rekeys(ctx: Context, vault_id: str) -> list[SpendRequest]:
+    """The vault's finalized slow rekeys: the custodies its coin may be held under."""
+    return [
+        r.request
+        for r in ctx.registry.requests(vault_id)
+        if r.finalized_at is not None and isinstance(r.request.action, SlowRekey)
+    ]
 
 
 def _action(ctx: Context, kind: str) -> tuple[str, Action]:
@@ -64,14 +78,15 @@ def _action(ctx: Context, kind: str) -> tuple[str, Action]:
         cls = Withdraw if kind == "withdraw" else Announce
         return a.vault_id, cls(asset=vault.asset.code, amount=amount, destination=a.to)
     if kind in ("execute", "cancel"):
-        row, ann = _announcement(ctx, a.announce_id)
+        row, ann = _announcement(ctx, a.announce_id, rekey=kind == "cancel")
         if row.finalized_at is None:
             raise UsageError(
-                f"announcement {a.announce_id} was never finalized: no quorum signed it, so no station "
-                "quorum can execute or cancel it"
+                f"{ann.kind.value} {a.announce_id} was never finalized: it has too few signatures, so "
+                "there is nothing to execute or cancel"
             )
         if kind == "cancel":
             return row.request.vault_id, Cancel(announce_id=row.request.request_id)
+        assert isinstance(ann, Announce)
         return row.request.vault_id, Execute(
             announce_id=row.request.request_id,
             asset=ann.asset,
@@ -79,10 +94,17 @@ def _action(ctx: Context, kind: str) -> tuple[str, Action]:
             destination=ann.destination,
         )
     vault = _current(ctx, a.vault_id).definition
+    keys = vault_keys(ctx, a.station, a.vault_id) if kind in ("rekey", "slow-rekey") else vault.keys
+    if kind != "raise-lock" and not 1 <= a.threshold <= len(keys):
+        raise UsageError(f"--threshold must be between 1 and {len(keys)}")
+    if a.threshold <= len(keys):  # (a raise beyond the keys is the stations' ratchet refusal)
+        try:  # the vault it would make must itself be valid, on its chain too
+            replace(vault, generation=vault.generation + 1, keys=keys, threshold=a.threshold)
+        except CustodyError as exc:
+            raise UsageError(f"the vault after this change would not be valid: {exc}") from None
+    if kind == "slow-rekey":
+        return a.vault_id, SlowRekey(keys=keys, threshold=a.threshold, initiators=a.initiators)
     if kind == "rekey":
-        keys = vault_keys(ctx, a.station, a.vault_id)
-        if not 1 <= a.threshold <= len(keys):
-            raise UsageError(f"--threshold must be between 1 and {len(keys)}")
         return a.vault_id, Rekey(keys=keys, threshold=a.threshold)
     return a.vault_id, RaiseLock(threshold=a.threshold)
 
@@ -123,12 +145,14 @@ def _payload(
     from host.chain.spends import payload_for
     from host.commands.chain import backend_for
 
-    announcement = None
+    target = None
     if isinstance(action, Cancel):
         row = ctx.registry.request(action.announce_id)
         assert row is not None  # _action found it
-        announcement = row.request
-    return payload_for(backend_for(ctx, vault), generations, action, fee, expires, now, announcement)
+        target = row.request
+    backend = backend_for(ctx, vault)
+    slow = slow_rekeys(ctx, vault.vault_id)
+    return payload_for(backend, generations, action, fee, expires, now, target, slow)
 
 
 def cmd_request(ctx: Context) -> int:
@@ -183,6 +207,12 @@ def cmd_request(ctx: Context) -> int:
     ctx.say(f"request {request.request_id.hex()}  ({kind})")
     ctx.say(f"  {describe(action, vault.asset)}")
     ctx.say(f"  vault {vault_id} generation {vault.generation}; {outlook.needed} signature(s) needed")
+    if isinstance(action, SlowRekey) and vault.chain is not None:
+        from custody.chains.chia.recovery import vault_custody
+        from custody.schemas.policy_toml import format_duration as fmt
+
+        wait = fmt(vault_custody(vault).delay(action.initiators))
+        ctx.say(f"  the chain holds it {wait} once submitted; the main quorum can cancel it meanwhile")
     ctx.say(f"  digest  {request.digest().hex()}")
     ctx.say(f"  expires {when(request.expires_at)} ({relative(request.expires_at, now)})")
     ctx.say(f"  history {len(request.history)} earlier request(s) of the vault, for the stations to count")

@@ -217,15 +217,25 @@ def chain_lines(d: VaultDefinition) -> list[tuple[str, str]]:
     """Where the vault lives: its network, launcher id and receive address (recomputed, not stored)."""
     if d.chain is None:
         return [("chain", "none: a statement vault")]
-    from custody.chains.chia.custody import address, custody_hash, p2_puzzle_hash
+    from custody.chains.chia.custody import address, p2_puzzle_hash
+    from custody.chains.chia.recovery import vault_custody
 
-    net = d.chain.net
-    return [
+    net, custody = d.chain.net, vault_custody(d)
+    lines = [
         ("chain", f"chia {net.name}"),
         ("launcher id", d.chain.launcher_id.hex()),
-        ("custody", custody_hash(d.keys, d.threshold).hex()),
+        ("custody", custody.hash.hex()),
         ("address", address(p2_puzzle_hash(d.chain.launcher_id), net)),
     ]
+    for k in custody.paths:
+        lines.append(
+            (
+                "slow rekey",
+                f"{k} of {len(d.keys)} may schedule one; the chain holds it "
+                f"{format_duration(custody.delay(k))}",
+            )
+        )
+    return lines
 
 
 def cmd_vault_show(ctx: Context) -> int:

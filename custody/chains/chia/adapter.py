@@ -14,9 +14,10 @@ from custody.chains.chia.assemble import assemble_bundle, judge_bundle
 from custody.chains.chia.custody import decode_address, member_hash
 from custody.chains.chia.facts import ChiaFacts, check_destinations, parse
 from custody.chains.chia.payload import parse_payload
+from custody.chains.chia.recovery import successor_custody
 from custody.errors import SchemaError
 from custody.schemas.chain import ChiaBinding
-from custody.schemas.request import SpendRequest
+from custody.schemas.request import SlowRekey, SpendRequest
 from custody.schemas.vault import VaultDefinition
 
 
@@ -33,6 +34,13 @@ class ChiaAdapter:
         for key in vault.keys:
             member_hash(key)  # refuses Ed25519: no Chia member verifies it from an HSM
         check_destinations(vault, net)
+        if binding.recovery_signers:
+            if not 1 <= binding.recovery_signers < vault.threshold:
+                raise SchemaError(
+                    f"vault: recovery_signers must be 1 to {vault.threshold - 1}, fewer than the threshold"
+                )
+            if vault.rules.rekey_delay_seconds + binding.recovery_penalty_seconds == 0:
+                raise SchemaError("vault: a recovery path needs a delay: a rekey delay or a recovery penalty")
 
     def parse(self, vault: VaultDefinition, payload: bytes) -> ChiaFacts:
         return parse(vault, payload)
@@ -40,7 +48,14 @@ class ChiaAdapter:
     def assemble(
         self, vault: VaultDefinition, request: SpendRequest, signatures: Mapping[bytes, bytes]
     ) -> bytes:
-        return bytes(assemble_bundle(vault, parse_payload(request.payload), signatures).to_bytes())
+        action = request.action
+        rekey_to = (
+            successor_custody(vault, action.keys, action.threshold).hash
+            if isinstance(action, SlowRekey)
+            else None
+        )
+        payload = parse_payload(request.payload)
+        return bytes(assemble_bundle(vault, payload, signatures, rekey_to).to_bytes())
 
     def judge(self, vault: VaultDefinition, request: SpendRequest, final: bytes, now: int) -> list[str]:
         from chia_wallet_sdk import SpendBundle

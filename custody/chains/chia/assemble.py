@@ -1,8 +1,9 @@
 """From a request and M stations' chain signatures to the spend bundle Chia accepts, and its judge.
 
-The vault's spend is the MIPS spend of its custody: ``m_of_n`` with the
-first M members (in the vault's key order) that signed, each proving its
-ECDSA signature inside CLVM (``secp256r1_verify`` / ``secp256k1_verify``).
+The vault's spend is the MIPS spend of its custody along the payload's path
+(``custody.chains.chia.recovery``): ``m_of_n`` with the first M members (in
+the vault's key order) that signed, or k for a recovery path, each proving
+its ECDSA signature inside CLVM (``secp256r1_verify`` / ``secp256k1_verify``).
 The other coin spends are the payload's, byte for byte. The judge runs the
 bundle by Chia's consensus rules offline: a fresh SDK Simulator holding
 exactly the coins the bundle spends, its clock set to the time of judgement.
@@ -28,29 +29,63 @@ from chia_wallet_sdk import (
 )
 
 from custody.chains.base import ChainError
-from custody.chains.chia.custody import MEMBER, TOP, custody_hash, member_hash
+from custody.chains.chia.custody import MEMBER, TOP
 from custody.chains.chia.payload import ChiaPayload
+from custody.chains.chia.recovery import NIL_HASH, vault_custody
 from custody.schemas.chain import ChiaBinding
 from custody.schemas.key_record import Algorithm
 from custody.schemas.vault import VaultDefinition
 
 
 def assemble_bundle(
-    vault: VaultDefinition, payload: ChiaPayload, signatures: Mapping[bytes, bytes]
+    vault: VaultDefinition,
+    payload: ChiaPayload,
+    signatures: Mapping[bytes, bytes],
+    rekey_to: bytes | None = None,
 ) -> SpendBundle:
-    """``signatures``: each station's chain signature, by key id; the first M in key order are used."""
+    """``signatures``: each station's chain signature, by key id; the first that the custody path
+    needs, in key order, are used. ``rekey_to``: a slow rekey's next custody (the recovery path
+    proves it is the one scheduled)."""
     binding = vault.chain
     if not isinstance(binding, ChiaBinding):
         raise ChainError("this vault is not on Chia")
     clvm = Clvm()
     coin = payload.vault_coin.coin()
-    custody = custody_hash(vault.keys, vault.threshold)
+    custody = vault_custody(vault)
+    members = list(custody.members)
     mips = clvm.mips_spend(coin, payload.delegated_spend(clvm))
-    mips.m_of_n(TOP, vault.threshold, [member_hash(k) for k in vault.keys])
+    need = vault.threshold
+    if payload.scheduled is not None:  # the main quorum spends a vault holding a slow rekey
+        scheduled = custody.scheduled(*payload.scheduled)
+        coin_custody = scheduled.hash
+        mips.m_of_n(TOP, 1, scheduled.leaves)
+        mips.m_of_n(MEMBER, need, members)
+    elif not custody.paths:
+        coin_custody = custody.hash
+        mips.m_of_n(TOP, need, members)
+    else:
+        coin_custody = custody.hash
+        mips.m_of_n(TOP, 1, custody.leaves)
+        if payload.path == 0:
+            mips.m_of_n(MEMBER, need, members)
+        else:
+            need = payload.path
+            if rekey_to is None:
+                raise ChainError("a recovery path spend needs the custody it schedules")
+            mips.m_of_n(custody.path_config(need), need, members)
+            mips.force_1_of_2_restricted_variable(
+                custody.main,
+                0,
+                NIL_HASH,
+                custody.validators(need),
+                custody.scheduled(need, rekey_to).fixed_inner,
+            )
+            mips.prevent_vault_side_effects()
+            mips.force_singleton_recreation()
     used = 0
     for key in vault.keys:
         signature = signatures.get(key.key_id)
-        if signature is None or used == vault.threshold:
+        if signature is None or used == need:
             continue
         if key.algorithm is Algorithm.P256:
             mips.r1_member(
@@ -61,9 +96,9 @@ def assemble_bundle(
                 MEMBER, K1PublicKey.from_bytes(key.public_key), K1Signature.from_bytes(signature), False
             )
         used += 1
-    if used < vault.threshold:
-        raise ChainError(f"{used} chain signature(s) of the {vault.threshold} the vault needs")
-    mips.spend_vault(Vault(coin, payload.proof(), VaultInfo(binding.launcher_id, custody)))
+    if used < need:
+        raise ChainError(f"{used} chain signature(s) of the {need} this spend needs")
+    mips.spend_vault(Vault(coin, payload.proof(), VaultInfo(binding.launcher_id, coin_custody)))
     for coin_spend in payload.coin_spends(binding.launcher_id):
         clvm.add_coin_spend(coin_spend)
     return SpendBundle(clvm.coin_spends(), Signature.infinity())

@@ -16,11 +16,30 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from chia_wallet_sdk import ClawbackV2, Clvm, Coin, Program, Spend, select_coins
+from chia_wallet_sdk import (
+    ClawbackV2,
+    Clvm,
+    Coin,
+    Program,
+    Signature,
+    Spend,
+    SpendBundle,
+    Vault,
+    VaultInfo,
+    select_coins,
+)
 
 from custody.chains.base import ChainError
 from custody.chains.chia.custody import TOP, p2_puzzle_hash
-from custody.chains.chia.payload import RECEIVE_PUZZLE, ChiaPayload, ClawbackSpec, CoinSpec, FundSpend
+from custody.chains.chia.payload import (
+    RECEIVE_PUZZLE,
+    ChiaPayload,
+    ClawbackSpec,
+    CoinSpec,
+    FundSpend,
+    lineage,
+)
+from custody.chains.chia.recovery import Custody, Scheduled
 
 #: The vault singleton is always 1 mojo.
 VAULT_AMOUNT = 1
@@ -64,6 +83,8 @@ def _payload(
     extra: Sequence[Program] = (),
     reveals: tuple[bytes, ...] = (),
     clawbacks: tuple[ClawbackSpec, ...] = (),
+    path: int = 0,
+    scheduled: tuple[int, bytes] | None = None,
 ) -> ChiaPayload:
     conditions = [clvm.create_coin(next_custody, VAULT_AMOUNT, None), *extra]
     for coin, delegated in authorised:
@@ -79,6 +100,8 @@ def _payload(
         spends=tuple(spends),
         reveals=reveals,
         clawbacks=clawbacks,
+        path=path,
+        scheduled=scheduled,
     )
 
 
@@ -139,6 +162,32 @@ def cancel_payload(launcher_id: bytes, vault: VaultCoin, coin: Coin, clawback: C
     )
 
 
-def custody_payload(vault: VaultCoin, next_custody: bytes) -> ChiaPayload:
-    """Recreate the vault under ``next_custody``: a rekey, or a raised lock."""
-    return _payload(Clvm(), vault, next_custody, [], [])
+def custody_payload(
+    vault: VaultCoin, next_custody: bytes, scheduled: tuple[int, bytes] | None = None
+) -> ChiaPayload:
+    """Recreate the vault under ``next_custody``: a rekey, or a raised lock; from a vault coin holding a
+    slow rekey (``scheduled``), the main quorum's cancellation of it."""
+    return _payload(Clvm(), vault, next_custody, [], [], scheduled=scheduled)
+
+
+def slow_rekey_payload(
+    vault: VaultCoin, custody: Custody, initiators: int, next_custody: bytes
+) -> ChiaPayload:
+    """The recovery path of ``initiators`` signers schedules a rekey to ``next_custody``; the singleton
+    restates its amount, as the path's ``force_singleton_recreation`` restriction requires."""
+    clvm = Clvm()
+    scheduled = custody.scheduled(initiators, next_custody)
+    return _payload(
+        clvm, vault, scheduled.hash, [], [], extra=[clvm.assert_my_amount(VAULT_AMOUNT)], path=initiators
+    )
+
+
+def scheduled_rekey_bundle(launcher_id: bytes, vault: VaultCoin, scheduled: Scheduled) -> SpendBundle:
+    """The rekey a slow rekey scheduled, once its delay has passed: no signature, the chain held it."""
+    clvm = Clvm()
+    mips = clvm.mips_spend(vault.coin, scheduled.rekey_spend(clvm))
+    mips.m_of_n(TOP, 1, scheduled.leaves)
+    mips.fixed_puzzle_member(scheduled.fixed_config, scheduled.fixed)
+    mips.timelock(scheduled.delay)
+    mips.spend_vault(Vault(vault.coin, lineage(vault.proof), VaultInfo(launcher_id, scheduled.hash)))
+    return SpendBundle(clvm.coin_spends(), Signature.infinity())

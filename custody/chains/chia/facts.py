@@ -14,22 +14,26 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from chia_wallet_sdk import Clvm, Reveals, parse_vault_transaction
+from chia_wallet_sdk import Clvm, Reveals, parse_vault_transaction, wrapped_delegated_puzzle_hash
 
 from custody.chains.base import ChainError
-from custody.chains.chia.custody import (
-    address,
-    custody_hash,
-    decode_address,
-    p2_puzzle_hash,
-    vault_puzzle_hash,
-)
+from custody.chains.chia.custody import address, decode_address, p2_puzzle_hash, vault_puzzle_hash
 from custody.chains.chia.payload import ChiaPayload, parse_payload
+from custody.chains.chia.recovery import custody_rows, successor_custody, vault_custody
 from custody.errors import SchemaError
 from custody.policy.engine import Check, Code
 from custody.policy.history import VaultView
 from custody.schemas.chain import ChiaBinding, ChiaNetwork
-from custody.schemas.request import Announce, Cancel, Execute, RaiseLock, Rekey, SpendRequest, Withdraw
+from custody.schemas.request import (
+    Announce,
+    Cancel,
+    Execute,
+    RaiseLock,
+    Rekey,
+    SlowRekey,
+    SpendRequest,
+    Withdraw,
+)
 from custody.schemas.vault import VaultDefinition
 
 
@@ -54,7 +58,10 @@ class ClawedBack:
 class ChiaFacts:
     network: ChiaNetwork
     vault_coin_id: bytes
-    custody: bytes  # the vault's custody hash now
+    custody: bytes  # the vault coin's custody hash now
+    path: int  # who signs: 0 the main quorum, k the recovery path of k initiators
+    scheduled: tuple[int, bytes] | None  # the slow rekey the coin is holding: (initiators, next custody)
+    signed_hash: bytes  # the delegated puzzle hash the members see (wrapped on a recovery path)
     receive_puzzle_hash: bytes
     delegated_puzzle_hash: bytes
     payments: tuple[Payment, ...]
@@ -70,7 +77,7 @@ class ChiaFacts:
     @property
     def message(self) -> bytes:
         """What every member signs: sha256(delegated puzzle hash || vault coin id), 32 bytes."""
-        return hashlib.sha256(self.delegated_puzzle_hash + self.vault_coin_id).digest()
+        return hashlib.sha256(self.signed_hash + self.vault_coin_id).digest()
 
     def review_rows(self, vault: VaultDefinition, stamp: Callable[[int], str]) -> list[tuple[str, str]]:
         fmt = vault.asset.format
@@ -101,6 +108,7 @@ class ChiaFacts:
             ("fee", f"{fmt(self.fee)} ({self.fee} mojos)"),
             ("unaccounted", f"{fmt(self.unaccounted)}" + ("" if not self.unaccounted else "  <- REFUSED")),
         ]
+        rows += custody_rows(vault, self.path, self.scheduled)
         if self.next_custody is None:
             rows.append(("vault custody", "the vault is MELTED"))
         elif self.next_custody == self.custody:
@@ -142,20 +150,34 @@ class ChiaFacts:
 def _expected_custody(vault: VaultDefinition, request: SpendRequest) -> bytes:
     action = request.action
     if isinstance(action, Rekey):
-        return custody_hash(action.keys, action.threshold)
+        return successor_custody(vault, action.keys, action.threshold).hash
+    if isinstance(action, SlowRekey):
+        target = successor_custody(vault, action.keys, action.threshold).hash
+        return vault_custody(vault).scheduled(action.initiators, target).hash
     if isinstance(action, RaiseLock):
-        return custody_hash(vault.keys, action.threshold)
-    return custody_hash(vault.keys, vault.threshold)
+        return successor_custody(vault, vault.keys, action.threshold).hash
+    return vault_custody(vault).hash
 
 
 def _custody(facts: ChiaFacts, vault: VaultDefinition, request: SpendRequest) -> Check:
+    action = request.action
+    least = vault.chain.recovery_signers if isinstance(vault.chain, ChiaBinding) else 0
+    if isinstance(action, Rekey | SlowRekey | RaiseLock) and least and action.threshold <= least:
+        detail = f"the new threshold {action.threshold} must exceed the {least} stations a slow rekey needs"
+        return Check("vault custody", False, detail, Code.CUSTODY)
     expected = _expected_custody(vault, request)
     ok = facts.next_custody == expected and facts.next_amount == 1
     if facts.next_custody is None:
         detail = "the spend melts the vault"
     elif ok:
         detail = "the vault is recreated " + (
-            "unchanged" if expected == facts.custody else "with the new key set"
+            "unchanged"
+            if expected == facts.custody
+            else "holding the rekey for the chain's delay"
+            if isinstance(request.action, SlowRekey)
+            else "with the new key set"
+            if facts.scheduled is None
+            else "under its own custody: the scheduled rekey is cancelled"
         )
     else:
         detail = "the vault's next custody is not what the request says"
@@ -166,7 +188,24 @@ def _matches(facts: ChiaFacts, vault: VaultDefinition, view: VaultView, request:
     """The spend does what the request's action says, and nothing more."""
     action, problem = request.action, ""
     pays = facts.payments
-    if isinstance(action, Withdraw | Announce):
+    if facts.path != (action.initiators if isinstance(action, SlowRekey) else 0):
+        problem = (
+            f"the spend is signed on the recovery path of {facts.path} initiator(s)"
+            if facts.path
+            else "a slow rekey is signed on its recovery path, not by the main quorum"
+        )
+    elif isinstance(action, SlowRekey):
+        if pays or facts.clawed_back:
+            problem = "a slow rekey pays nothing"
+    elif isinstance(action, Cancel) and isinstance(pending := view.pending(action.announce_id), SlowRekey):
+        target = successor_custody(vault, pending.keys, pending.threshold).hash
+        if pays or facts.clawed_back:
+            problem = "a cancellation of a rekey pays nothing"
+        elif facts.scheduled != (pending.initiators, target):
+            problem = "the vault coin is not holding the rekey this cancels"
+    elif facts.scheduled is not None:
+        problem = "the vault is holding a scheduled rekey: only its cancellation may spend it now"
+    elif isinstance(action, Withdraw | Announce):
         via_clawback = isinstance(action, Announce)
         if len(pays) != 1:
             problem = f"the spend makes {len(pays)} payment(s); a request makes one"
@@ -223,12 +262,20 @@ def parse(vault: VaultDefinition, data: bytes) -> ChiaFacts:
     if not isinstance(binding, ChiaBinding):
         raise ChainError("this vault is not on Chia")
     payload = parse_payload(data)
-    launcher = binding.launcher_id
-    custody = custody_hash(vault.keys, vault.threshold)
+    custody = vault_custody(vault)
+    if payload.scheduled is not None:
+        initiators, target = payload.scheduled
+        if initiators not in custody.paths or payload.path:
+            raise ChainError("the vault has no recovery path that could have scheduled this rekey")
+        coin_custody = custody.scheduled(initiators, target).hash
+    else:
+        if payload.path and payload.path not in custody.paths:
+            raise ChainError(f"the vault has no recovery path of {payload.path} initiator(s)")
+        coin_custody = custody.hash
     coin = payload.vault_coin.coin()
-    if coin.puzzle_hash != vault_puzzle_hash(launcher, custody):
+    if coin.puzzle_hash != vault_puzzle_hash(binding.launcher_id, coin_custody):
         raise ChainError("the vault coin's puzzle is not this vault's (another vault, or another custody)")
-    return _facts(vault, binding, payload, custody, coin.coin_id())
+    return _facts(vault, binding, payload, coin_custody, coin.coin_id())
 
 
 def _facts(
@@ -303,10 +350,16 @@ def _facts(
                     )
                 )
     recreated = tx.vault_child
+    signed = tx.delegated_puzzle_hash
+    if payload.path:
+        signed = wrapped_delegated_puzzle_hash(vault_custody(vault).restrictions(payload.path), signed)
     return ChiaFacts(
         network=net,
         vault_coin_id=coin_id,
         custody=custody,
+        path=payload.path,
+        scheduled=payload.scheduled,
+        signed_hash=signed,
         receive_puzzle_hash=receive,
         delegated_puzzle_hash=tx.delegated_puzzle_hash,
         payments=tuple(payments),

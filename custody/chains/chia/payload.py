@@ -24,6 +24,7 @@ from custody.chains.base import ChainError
 from custody.chains.chia.custody import p2_reveal
 from custody.errors import SchemaError
 from custody.schemas import strict
+from custody.schemas.vault import MAX_KEYS
 
 VERSION = 1
 MAX_INFLATED = 256 * 1024
@@ -78,6 +79,10 @@ class ChiaPayload:
     spends: tuple[FundSpend, ...]
     reveals: tuple[bytes, ...] = ()
     clawbacks: tuple[ClawbackSpec, ...] = ()
+    #: Which custody path signs: 0 the main quorum, k the recovery path of k initiators.
+    path: int = 0
+    #: The slow rekey the vault coin is scheduled under, (initiators, next custody hash), if any.
+    scheduled: tuple[int, bytes] | None = None
 
     def to_bytes(self) -> bytes:
         body = strict.encode(
@@ -88,6 +93,7 @@ class ChiaPayload:
                 "spends": [[*s.coin.to_list(), s.reveal, s.solution] for s in self.spends],
                 "reveals": list(self.reveals),
                 "clawbacks": [[c.sender, c.receiver, c.seconds, c.amount] for c in self.clawbacks],
+                "custody": [self.path, *(self.scheduled or (0, b""))],
             }
         )
         return zlib.compress(body, 9)
@@ -107,10 +113,15 @@ class ChiaPayload:
             raise ChainError(f"the vault's delegated spend is not CLVM ({exc})") from None
 
     def proof(self) -> Proof:
-        parent_parent, parent_inner, amount = self.vault_proof
-        if parent_inner:
-            return LineageProof(parent_parent, parent_inner, amount).to_proof()
-        return Proof(parent_parent, None, amount)  # the eve vault: its parent is the launcher
+        return lineage(self.vault_proof)
+
+
+def lineage(vault_proof: tuple[bytes, bytes, int]) -> Proof:
+    """The singleton's lineage proof: parent's parent id, parent's inner puzzle hash, parent's amount."""
+    parent_parent, parent_inner, amount = vault_proof
+    if parent_inner:
+        return LineageProof(parent_parent, parent_inner, amount).to_proof()
+    return Proof(parent_parent, None, amount)  # the eve vault: its parent is the launcher
 
 
 def inflate(data: bytes) -> bytes:
@@ -169,6 +180,7 @@ def parse_payload(data: bytes) -> ChiaPayload:
             "spends": list,
             "reveals": list,
             "clawbacks": list,
+            "custody": list,
         },
         what="chia payload",
     )
@@ -198,7 +210,15 @@ def parse_payload(data: bytes) -> ChiaPayload:
                 _amount(c[3], "clawback amount"),
             )
         )
+    path, scheduled_by, scheduled_next = _list(v["custody"], 3, 3, "custody")
+    for value in (path, scheduled_by):
+        if type(value) is not int or not 0 <= value <= MAX_KEYS:
+            raise SchemaError("chia payload: a custody path must be a number of signers")
+    if type(scheduled_next) is not bytes or len(scheduled_next) != (32 if scheduled_by else 0):
+        raise SchemaError("chia payload: a scheduled rekey names its initiators and next custody, or neither")
     return ChiaPayload(
+        path=path,
+        scheduled=(scheduled_by, scheduled_next) if scheduled_by else None,
         vault_coin=_coin(vault, "vault coin"),
         vault_proof=(
             _bytes32(proof[0], "vault proof parent"),

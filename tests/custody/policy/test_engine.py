@@ -21,6 +21,7 @@ from custody.schemas.request import (
     Execute,
     RaiseLock,
     Rekey,
+    SlowRekey,
     SpendRequest,
     Withdraw,
 )
@@ -382,6 +383,14 @@ CASES: list[tuple[str, StationPolicy, VaultState, SpendRequest, int, Code | None
         req(action=RaiseLock(threshold=4), history=[spent(RaiseLock(threshold=5), NOW - 2 * HOUR, (3,))]),
         NOW,
         Code.LOCK_RATCHET,
+    ),
+    (
+        "slow rekey on a vault no chain holds it for",
+        SINGLE,
+        STATE,
+        req(action=SlowRekey(keys=NEW_KEYS, threshold=3, initiators=2)),
+        NOW,
+        Code.RECOVERY_PATH,
     ),
 ]
 

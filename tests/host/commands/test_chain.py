@@ -57,10 +57,12 @@ def request(host: Host, *argv: str) -> SpendRequest:
         return registry.find_request(json.loads(out)["request_id"]).request
 
 
-def approve(host: Host, folder: Path, fleet: list[FakeStation], req: SpendRequest, name: str) -> Path:
-    """Three stations sign; the host collects and finalizes; the spend bundle JSON is returned."""
+def approve(
+    host: Host, folder: Path, fleet: list[FakeStation], req: SpendRequest, name: str, signers: int = 3
+) -> Path:
+    """``signers`` stations sign; the host collects and finalizes; the spend bundle JSON is returned."""
     vault = definition(host)
-    answers = [response_ur(s.sign(req, host.now - 60, vault)) for s in fleet[:3]]
+    answers = [response_ur(s.sign(req, host.now - 60, vault)) for s in fleet[:signers]]
     code, _, err = host("collect", str(answer_frames(answers, folder / f"{name}-answers")))
     assert code == 0, err
     spend = folder / f"{name}-spend.json"
@@ -176,3 +178,56 @@ def test_a_request_is_not_built_when_the_vault_holds_too_little(tmp_path: Path) 
     host.now += 2 * HOUR
     code, _, err = host("request", "announce", "cold", "--amount", "200", "--to", DEST)
     assert code == 2 and "the vault holds 100000000000000 mojos" in err
+
+
+def test_slow_rekey_scheduled_cancelled_then_released_after_its_delay(tmp_path: Path) -> None:
+    """Two of five schedule a rekey; the chain holds it (a day, and a day for the missing signer); the
+    main quorum cancels it; scheduled again, it is pushed through once the delay has passed and the
+    vault's next generation signs for it."""
+    host, fleet = Host(tmp_path, T0), stations()
+    make_vault(host, tmp_path, fleet, "--recovery-signers", "2", "--recovery-penalty", "1d")
+    code, out, _ = host("vault", "show", "cold")
+    assert "slow rekey   2 of 5 may schedule one; the chain holds it 2d" in out
+    host.now += 2 * HOUR
+    rekey = ["slow-rekey", "cold", "--threshold", "3", "--initiators", "2"]
+    rekey += [a for s in fleet[:4] for a in ("--station", s.name)]
+    first = request(host, *rekey)
+    approve(host, tmp_path, fleet[3:], first, "slow-1", signers=2)
+    assert host("submit", first.request_id.hex()[:8])[0] == 0
+    code, out, _ = host("vault", "balance", "cold")
+    assert "HOLDING slow rekey" in out
+    code, _, err = host("request", "announce", "cold", "--amount", "5", "--to", DEST)
+    assert code == 2 and "holding the slow rekey" in err
+    code, _, err = host("release", first.request_id.hex()[:8])
+    assert code == 7 and "AssertSecondsRelativeFailed" in err  # the chain still holds it
+
+    host.now += HOUR
+    cancel = request(host, "cancel", first.request_id.hex()[:8])
+    approve(host, tmp_path, fleet[:3], cancel, "cancel-rekey")
+    assert host("submit", cancel.request_id.hex()[:8])[0] == 0
+    code, out, _ = host("vault", "balance", "cold")
+    assert "HOLDING" not in out
+    code, _, err = host("release", first.request_id.hex()[:8])
+    assert code == 2 and "not holding that slow rekey" in err
+
+    host.now += 2 * HOUR
+    second = request(host, *rekey)
+    approve(host, tmp_path, fleet[3:], second, "slow-2", signers=2)
+    assert host("submit", second.request_id.hex()[:8])[0] == 0
+    host.now += 2 * DAY + HOUR
+    code, out, err = host("release", second.request_id.hex()[:8])
+    assert code == 0 and "now generation 2 (3 of 4)" in out, err
+    # the new generation: 2 of stations 1-3 pay out (single-phase? no: the vault announces)
+    host.now += 2 * HOUR
+    ann = request(host, "announce", "cold", "--amount", "5", "--to", DEST)
+    approve(host, tmp_path, fleet[1:4], ann, "after")
+    assert host("submit", ann.request_id.hex()[:8])[0] == 0
+
+
+def test_attack_a_rekey_to_a_lock_level_the_recovery_path_could_reach_is_not_built(tmp_path: Path) -> None:
+    host, fleet = Host(tmp_path, T0), stations()
+    make_vault(host, tmp_path, fleet, "--recovery-signers", "2", "--recovery-penalty", "1d")
+    host.now += 2 * DAY
+    args = ["request", "slow-rekey", "cold", "--threshold", "2", "--initiators", "2"]
+    code, _, err = host(*args, *[a for s in fleet[:3] for a in ("--station", s.name)])
+    assert code == 2 and "recovery_signers must be 1 to 1" in err

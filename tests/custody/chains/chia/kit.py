@@ -17,7 +17,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed, decode_dss_signature
 
 from custody.chains.chia.build import VAULT_AMOUNT, VaultCoin
-from custody.chains.chia.custody import address, custody_hash, p2_puzzle_hash, vault_puzzle_hash
+from custody.chains.chia.custody import address, p2_puzzle_hash, vault_puzzle_hash
+from custody.chains.chia.recovery import Custody
 from custody.schemas.chain import CHIA_NETWORKS, ChiaBinding
 from custody.schemas.key_record import Algorithm
 from custody.schemas.request import SpendRequest
@@ -155,13 +156,23 @@ def mint_keys(
     vault_id: str = "cold",
     now: int = T0,
     signers: list[ChainKey] | None = None,
+    recovery_signers: int = 0,
+    recovery_penalty_seconds: int = 0,
     **rule_changes: Any,
 ) -> ChainVault:
-    """A vault over any station keys (software or SoftHSM), minted and funded on a new Simulator."""
+    """A vault over any station keys (software or SoftHSM), minted and funded on a new Simulator;
+    ``recovery_signers`` gives it recovery paths (a slow rekey by that many or more)."""
     sim = Simulator.with_seed(11)
     sim.set_next_timestamp(now)
     clvm = Clvm()
-    custody = custody_hash(vault_keys, threshold)
+    unminted = ChiaBinding(
+        network="simulator",
+        launcher_id=bytes(32),
+        recovery_signers=recovery_signers,
+        recovery_penalty_seconds=recovery_penalty_seconds,
+    )
+    vault_rules = rules(**rule_changes)
+    custody = Custody.of(vault_keys, threshold, unminted, vault_rules.rekey_delay_seconds).hash
     funder = sim.bls(sum(fund) + VAULT_AMOUNT)
     minted = clvm.mint_vault(funder.coin.coin_id(), custody, clvm.nil())
     launcher = minted.vault.info.launcher_id
@@ -183,7 +194,7 @@ def mint_keys(
         asset=Asset(code=NET.asset_code, decimals=12),
         threshold=threshold,
         keys=vault_keys,
-        rules=rules(**rule_changes),
-        chain=ChiaBinding(network="simulator", launcher_id=launcher),
+        rules=vault_rules,
+        chain=replace(unminted, launcher_id=launcher),
     )
     return ChainVault(sim, definition, current, signers or [], funder)
