@@ -198,3 +198,37 @@ def mint_keys(
         chain=replace(unminted, launcher_id=launcher),
     )
     return ChainVault(sim, definition, current, signers or [], funder)
+
+
+def leaky_payload(cv: ChainVault, amount: int, dest: bytes) -> bytes:
+    """A payment whose change is short by 1 XCH and reserves no fee: an implicit fee nobody named."""
+    from custody.chains.chia.build import _fund_spend, _payload
+
+    clvm = Clvm()
+    coin = cv.coins()[-1]
+    delegated = clvm.delegated_spend(
+        [
+            clvm.create_coin(dest, amount, clvm.alloc([dest])),
+            clvm.create_coin(cv.receive, coin.amount - amount - XCH, clvm.alloc([cv.launcher_id])),
+        ]
+    )
+    spend = _fund_spend(clvm, cv.launcher_id, cv.current, coin, delegated)
+    return _payload(clvm, cv.current, cv.current.custody, [(coin, delegated)], [spend]).to_bytes()
+
+
+def fake_change_payload(cv: ChainVault, amount: int, fee: int, dest: bytes) -> bytes:
+    """A payment whose "change", hinted with the vault's launcher id, goes to an address not the vault's."""
+    from custody.chains.chia.build import _fund_spend, _payload
+
+    clvm = Clvm()
+    coin = cv.coins()[-1]
+    lookalike = hashlib.sha256(b"not the vault").digest()
+    delegated = clvm.delegated_spend(
+        [
+            clvm.create_coin(dest, amount, clvm.alloc([dest])),
+            clvm.create_coin(lookalike, coin.amount - amount - fee, clvm.alloc([cv.launcher_id])),
+            clvm.reserve_fee(fee),
+        ]
+    )
+    spend = _fund_spend(clvm, cv.launcher_id, cv.current, coin, delegated)
+    return _payload(clvm, cv.current, cv.current.custody, [(coin, delegated)], [spend]).to_bytes()

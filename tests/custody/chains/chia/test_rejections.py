@@ -3,7 +3,6 @@ wherever the chain can see it (the Simulator is the judge)."""
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import replace
 
 import pytest
@@ -26,7 +25,17 @@ from custody.chains.chia.payload import CoinSpec, parse_payload
 from custody.policy.engine import Code, Refuse, decide
 from custody.policy.vault_state import VaultState
 from custody.schemas.request import SpendRequest
-from tests.custody.chains.chia.kit import DEST, OTHER, T0, XCH, ChainVault, keys, mint
+from tests.custody.chains.chia.kit import (
+    DEST,
+    OTHER,
+    T0,
+    XCH,
+    ChainVault,
+    fake_change_payload,
+    keys,
+    leaky_payload,
+    mint,
+)
 from tests.custody.chains.chia.test_adapter import FEE, sign, withdrawal
 
 NOW = T0 + 7200
@@ -137,51 +146,20 @@ def test_a_fee_above_the_cap_is_refused_by_the_station() -> None:
 def test_unaccounted_mojos_are_refused_by_the_station() -> None:
     """The change is short by 1 XCH and no fee is reserved: an implicit fee the request does not name.
     The chain would take it as a fee; the station refuses it."""
-    from custody.chains.chia.build import _fund_spend, _payload
-    from custody.chains.chia.custody import p2_puzzle_hash
-
     cv = mint(keys(3), 2)
     request = withdrawal(cv, 10 * XCH, fee=0)
-    clvm = Clvm()
-    coin = cv.coins()[0]
-    dest = ChiaAdapter().puzzle_hash_of(cv.definition, DEST)
-    delegated = clvm.delegated_spend(
-        [
-            clvm.create_coin(dest, 10 * XCH, clvm.alloc([dest])),
-            clvm.create_coin(
-                p2_puzzle_hash(cv.launcher_id), coin.amount - 11 * XCH, clvm.alloc([cv.launcher_id])
-            ),
-        ]
-    )
-    spend = _fund_spend(clvm, cv.launcher_id, cv.current, coin, delegated)
-    leaky = _payload(clvm, cv.current, cv.current.custody, [(coin, delegated)], [spend])
-    facts = ChiaAdapter().parse(cv.definition, leaky.to_bytes())
-    assert facts.unaccounted == XCH
-    assert refusal(cv, replace(request, payload=leaky.to_bytes())) is Code.UNACCOUNTED
+    leaky = leaky_payload(cv, 10 * XCH, ChiaAdapter().puzzle_hash_of(cv.definition, DEST))
+    assert ChiaAdapter().parse(cv.definition, leaky).unaccounted == XCH
+    assert refusal(cv, replace(request, payload=leaky)) is Code.UNACCOUNTED
 
 
 def test_fake_change_is_a_payment_and_refused() -> None:
     cv = mint(keys(3), 2)
     request = withdrawal(cv, 10 * XCH)
-    from custody.chains.chia.build import _fund_spend, _payload
-
-    clvm = Clvm()
-    coin = choose_coins(cv.coins(), 10 * XCH + FEE)[0]
-    dest = ChiaAdapter().puzzle_hash_of(cv.definition, DEST)
-    lookalike = hashlib.sha256(b"not the vault").digest()
-    delegated = clvm.delegated_spend(
-        [
-            clvm.create_coin(dest, 10 * XCH, clvm.alloc([dest])),
-            # "change" hinted with the vault's launcher id, to an address that is not the vault's
-            clvm.create_coin(lookalike, coin.amount - 10 * XCH - FEE, clvm.alloc([cv.launcher_id])),
-            clvm.reserve_fee(FEE),
-        ]
-    )
-    spend = _fund_spend(clvm, cv.launcher_id, cv.current, coin, delegated)
-    fake = _payload(clvm, cv.current, cv.current.custody, [(coin, delegated)], [spend])
-    facts = ChiaAdapter().parse(cv.definition, fake.to_bytes())
+    fake = fake_change_payload(cv, 10 * XCH, FEE, ChiaAdapter().puzzle_hash_of(cv.definition, DEST))
+    facts = ChiaAdapter().parse(cv.definition, fake)
     assert facts.change == 0 and len(facts.payments) == 2
-    assert refusal(cv, replace(request, payload=fake.to_bytes())) is Code.PAYLOAD_MISMATCH
+    assert refusal(cv, replace(request, payload=fake)) is Code.PAYLOAD_MISMATCH
 
 
 def test_a_payload_for_another_vault_coin_or_garbage_does_not_parse() -> None:
