@@ -128,15 +128,14 @@ def _enrol_and_vault(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     p.add_argument(
         "--recovery-signers",
         type=int,
-        default=0,
         metavar="K",
-        help="chain vaults: K or more stations (fewer than M) may schedule a slow rekey (default 0: none)",
+        help="chain vaults: K or more stations (fewer than M) may schedule a slow rekey (default: the "
+        "template's, else 0: none)",
     )
     p.add_argument(
         "--recovery-penalty",
-        default="0",
         metavar="DURATION",
-        help="added to the rekey delay for each signer a slow rekey lacks (default 0)",
+        help="added to the rekey delay for each signer a slow rekey lacks (default: the template's, else 0)",
     )
     p.add_argument(
         "--fund",

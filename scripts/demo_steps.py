@@ -206,7 +206,7 @@ class Demo:
             args += ["--destination", TREASURY, "--destination", HOT_REFILL, "--chain", "simulator"]
             for amount in FUNDING:
                 args += ["--fund", amount]
-            self.host(args, lines, show=contains("vault", "digest", "launcher", "custody", "address"))
+            self.host(args, lines, show=contains("vault", "digest", "launcher", "custody", "address", "slow"))
         with self.t.step("host", "publish a salted commitment to the definition") as lines:
             text = self.host(["vault", "commit", VAULT], lines, show=contains("^  [0-9a-f]{64}$"))
             self.commitment = next(w for w in text.split() if len(w) == 64)

@@ -34,8 +34,11 @@ from host.text import when
 UNMINTED = bytes(32)
 
 
-def chain_asset(ctx: Context, asset: Asset | None) -> tuple[Asset | None, ChiaBinding | None]:
-    """The asset a chain vault must hold (the network's own), and a binding to be minted or read."""
+def chain_asset(
+    ctx: Context, asset: Asset | None, template: ChiaBinding | None = None
+) -> tuple[Asset | None, ChiaBinding | None]:
+    """The asset a chain vault must hold (the network's own), and a binding to be minted or read; the
+    slow-rekey settings from the flags, else from the template."""
     network = ctx.args.chain
     if network is None:
         return asset, None
@@ -48,7 +51,13 @@ def chain_asset(ctx: Context, asset: Asset | None) -> tuple[Asset | None, ChiaBi
         raise UsageError(f"a Chia {network} vault holds {net.asset_code}:12, not {ctx.args.asset}")
     try:
         launcher = bytes.fromhex(ctx.args.launcher_id) if ctx.args.launcher_id else UNMINTED
-        penalty = parse_duration(ctx.args.recovery_penalty)
+        penalty = (
+            parse_duration(ctx.args.recovery_penalty)
+            if ctx.args.recovery_penalty is not None
+            else template.recovery_penalty_seconds
+            if template is not None
+            else 0
+        )
     except ValueError as exc:
         raise UsageError(f"--launcher-id or --recovery-penalty: {exc}") from None
     if len(launcher) != 32:
@@ -56,7 +65,13 @@ def chain_asset(ctx: Context, asset: Asset | None) -> tuple[Asset | None, ChiaBi
     binding = ChiaBinding(
         network=network,
         launcher_id=launcher,
-        recovery_signers=ctx.args.recovery_signers,
+        recovery_signers=(
+            ctx.args.recovery_signers
+            if ctx.args.recovery_signers is not None
+            else template.recovery_signers
+            if template is not None
+            else 0
+        ),
         recovery_penalty_seconds=penalty,
     )
     return Asset(code=net.asset_code, decimals=12), binding

@@ -11,6 +11,7 @@ from airgap.errors import IncompleteError
 from airgap.files import atomic_write
 from airgap.scan import Unreadable
 from airgap.ur.ur import DecodeLimits
+from custody.schemas.chain import ChainBinding
 from custody.schemas.commitment import SALT_LEN, vault_commitment
 from custody.schemas.key_record import UR_TYPE as KEY_RECORD_UR_TYPE
 from custody.schemas.key_record import KeyRecord
@@ -69,12 +70,13 @@ def cmd_enrol(ctx: Context) -> int:
     return 0
 
 
-def _template(ctx: Context) -> tuple[Asset | None, dict[str, Any]]:
+def _template(ctx: Context) -> tuple[Asset | None, dict[str, Any], ChainBinding | None]:
+    """The asset, rules and chain settings of a policy file to start from (its keys are not used)."""
     if ctx.args.template is None:
-        return None, {}
+        return None, {}, None
     policy = load_policy_file(Path(ctx.args.template))
     rules = policy.vault.rules
-    return policy.vault.asset, {name: getattr(rules, name) for name in rules.__slots__}
+    return policy.vault.asset, {name: getattr(rules, name) for name in rules.__slots__}, policy.vault.chain
 
 
 def _asset(text: str) -> Asset:
@@ -131,14 +133,14 @@ def vault_keys(ctx: Context, specs: list[str], vault_id: str) -> tuple[VaultKey,
 
 def cmd_vault_create(ctx: Context) -> int:
     a = ctx.args
-    asset, rules = _template(ctx)
+    asset, rules, template_chain = _template(ctx)
     if a.asset is not None:
         asset = _asset(a.asset)
     chain = None
     if a.chain is not None:
         from host.commands.chain import chain_asset
 
-        asset, chain = chain_asset(ctx, asset)
+        asset, chain = chain_asset(ctx, asset, template_chain)
     if asset is None:
         raise UsageError("say which asset the vault holds: --asset CODE:DECIMALS, or --template FILE")
     if a.destination:
