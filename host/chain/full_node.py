@@ -175,6 +175,8 @@ class FullNodeBackend:
     def coins(self, puzzle_hash: bytes) -> list[Coin]:
         body = {"puzzle_hash": "0x" + puzzle_hash.hex(), "include_spent_coins": False}
         states = self._records(self._call("get_coin_records_by_puzzle_hash", body))
+        if any(s.coin.puzzle_hash != puzzle_hash for s in states):
+            raise ChainUnavailable("the node answered with coins of another puzzle hash")
         return [s.coin for s in states if s.spent_height is None]
 
     def coin_state(self, coin_id: bytes) -> CoinState | None:

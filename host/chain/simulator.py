@@ -29,6 +29,8 @@ from host.errors import ChainRejected, ChainUnavailable
 
 SEED = 2026
 MAX_LOG = 64 * 1024 * 1024
+#: Each logged operation: its kind and time, then its arguments.
+_ARITY = {"push": 3, "mint": 4, "fund": 5}
 
 
 class SimulatorBackend:
@@ -58,7 +60,11 @@ class SimulatorBackend:
         while stream.tell() < len(data):
             try:
                 op = cbor2.load(stream)
-                if not (isinstance(op, list) and op and isinstance(op[0], str) and isinstance(op[1], int)):
+                if not (
+                    isinstance(op, list)
+                    and len(op) == _ARITY.get(op[0] if op and isinstance(op[0], str) else "", -1)
+                    and isinstance(op[1], int)
+                ):
                     raise ValueError("not an operation")
                 self._apply(op)
             except (ValueError, TypeError, EOFError, cbor2.CBORDecodeError) as exc:

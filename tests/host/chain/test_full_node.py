@@ -175,6 +175,25 @@ def test_attack_a_hostile_or_broken_node_is_a_clear_error(
         chain.coins(hashlib.sha256(b"x").digest())
 
 
+def test_attack_a_node_answering_with_coins_at_another_puzzle_hash_is_caught(
+    node: Callable[[Handler], str],
+) -> None:
+    """A node that passes off someone else's coins as the vault's funds is not believed."""
+    cv = mint(keys(3), 2)
+    honest = simulator_node(cv.sim)
+    stranger = cv.sim.bls(7 * XCH).coin
+
+    def liar(endpoint: str, body: dict[str, Any]) -> tuple[int, bytes]:
+        if endpoint == "get_coin_records_by_puzzle_hash":
+            state = cv.sim.coin_state(stranger.coin_id())
+            assert state is not None
+            return 200, json.dumps({"coin_records": [_record(state)], "success": True}).encode()
+        return honest(endpoint, body)
+
+    with pytest.raises(ChainUnavailable, match="another puzzle hash"):
+        backend(node(liar)).coins(p2_puzzle_hash(cv.launcher_id))
+
+
 def test_attack_a_node_answering_with_another_coin_is_caught(node: Callable[[Handler], str]) -> None:
     cv = mint(keys(3), 2)
     honest = simulator_node(cv.sim)

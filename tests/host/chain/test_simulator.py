@@ -36,7 +36,7 @@ def test_a_refused_spend_is_not_logged(tmp_path: Path) -> None:
     assert log.read_bytes() == before
 
 
-@pytest.mark.parametrize("damage", ["truncated", "garbage", "unknown-op"])
+@pytest.mark.parametrize("damage", ["truncated", "garbage", "unknown-op", "short-op"])
 def test_attack_a_damaged_log_is_a_clear_error(tmp_path: Path, damage: str) -> None:
     log = tmp_path / "sim.cbor"
     SimulatorBackend(log, T0).mint(CUSTODY, [XCH])
@@ -46,6 +46,7 @@ def test_attack_a_damaged_log_is_a_clear_error(tmp_path: Path, damage: str) -> N
             "truncated": data[:-5],
             "garbage": data + b"\xff\x00",
             "unknown-op": data + bytes.fromhex("8263666f6f01"),  # ["foo", 1]
+            "short-op": data + bytes.fromhex("82646d696e7401"),  # ["mint", 1]: no arguments
         }[damage]
     )
     with pytest.raises(ChainUnavailable, match=r"damaged at op [12]"):
