@@ -26,6 +26,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -34,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from airgap.link_defaults import DEFAULT_MAX_FRAGMENT, WEBCAM_MAX_FRAGMENT
 from airgap.qr.render import animation_frames
 from airgap.ur.ur import UR, parts_for_message
+from appliance.cards import PresentedCard
 from appliance.ceremony import Ceremony, Outcome
 from appliance.hsm.pkcs11_signer import load_module
 from custody.chains.chia.adapter import ChiaAdapter
@@ -44,7 +46,7 @@ from custody.policy.engine import Approve, decide
 from custody.schemas.key_record import Algorithm
 from custody.schemas.request import UR_TYPE, SpendRequest, Withdraw
 from custody.schemas.response import SignatureResponse
-from tests.appliance.kit import HOUR, Clock, RecordingScreen, install, make_station
+from tests.appliance.kit import HOUR, Clock, RecordingScreen, SimStation, install, make_station
 from tests.custody.chains.chia.kit import DEST, XCH, ChainVault, mint_keys
 
 MODULE = "/usr/lib/softhsm/libsofthsm2.so"
@@ -82,6 +84,12 @@ def build(cv: ChainVault, coins: int, now: int, history: tuple) -> tuple[SpendRe
         history=history,
     )
     return request, built
+
+
+def presenter(station: SimStation) -> Callable[[int], list[PresentedCard]]:
+    """The custodians' cards, as the ceremony asks for them."""
+    cards = station.cards()
+    return lambda _: cards
 
 
 def ms(values: list[float]) -> str:
@@ -134,9 +142,7 @@ def main() -> None:
                     start = time.perf_counter()
                     assert isinstance(decide(cv.definition, state, request, clock(), facts), Approve)
                     decision.append(time.perf_counter() - start)
-                    ceremony = Ceremony(
-                        station.open(), screen=RenderingScreen(), cards=lambda _, s=station: s.cards()
-                    )
+                    ceremony = Ceremony(station.open(), screen=RenderingScreen(), cards=presenter(station))
                     start = time.perf_counter()
                     answer = ceremony.handle(UR(UR_TYPE, request.to_cbor()))
                     handle.append(time.perf_counter() - start)
