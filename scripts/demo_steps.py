@@ -63,6 +63,14 @@ INSTALL_CARDS = (2, 4, 5)
 SIGNING_CARDS = (1, 3, 5)
 
 
+def film_seconds(frames: int) -> float:
+    """How long a camera films a screen looping ``frames``: two loops and a second more.
+
+    One loop lost a frame the fountain code could not make up for about one seed in fifty with a
+    12-frame audit export, failing the demo now and then (tests/scripts/test_demo.py names it)."""
+    return 1.0 + 2 * frames / DEFAULT_FPS
+
+
 class SimulatedCalendar:
     """One clock for the stations and the host, so the vault's delays can pass in seconds."""
 
@@ -116,7 +124,7 @@ class Demo:
         with self.t.step(who, f"{profile} camera films the screen") as lines:
             shown = [f.image for f in ImageFolderSource(screen).frames() if f.image is not None]
             require(bool(shown), f"no frames on the screen at {screen}")
-            seconds = 1.0 + len(shown) / DEFAULT_FPS  # one loop of the animation and a second more
+            seconds = film_seconds(len(shown))
             self.seed += 1
             captured = [
                 image for _, image in CameraSimulator(shown, PROFILES[profile], self.seed).capture(seconds)
