@@ -32,7 +32,7 @@ from appliance.review import review_lines
 from appliance.screen import Screen
 from appliance.seal import LogRollbackError, voided_approvals
 from appliance.station import SealedSession, Station
-from custody.chains import ChainFacts, facts_for
+from custody.chains import ChainError, ChainFacts, adapter_for, facts_for
 from custody.errors import CustodyError
 from custody.policy.engine import EXPLANATIONS, Approve, Code, Refuse, decide
 from custody.schemas.audit_log import AuditEntry, EntryKind
@@ -288,7 +288,14 @@ class Ceremony:
             )
         self.fault("approved")
         # The chain's own message first: what the chain checks. Then the statement over it and the log head.
-        chain_signature = sealed.session.sign(key, chain.message) if chain is not None else b""
+        chain_signature = b""
+        if chain is not None and policy.vault.chain is not None:
+            chain_signature = sealed.session.sign(key, chain.message)
+            try:  # e.g. a Safe's v: recovery must give this station's own address
+                adapter_for(policy.vault.chain).check_signature(chain, key.public_key, chain_signature)
+            except ChainError as exc:
+                detail = f"the chain would not take this key's signature ({exc})"
+                return self._refuse(request, Code.PAYLOAD_INVALID, detail, now, sealed)
         unsigned = SignatureResponse(
             request_id=request.request_id,
             request_digest=digest,

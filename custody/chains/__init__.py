@@ -27,21 +27,29 @@ def adapter_for(binding: ChainBinding) -> ChainAdapter:
         from custody.chains.chia.adapter import ChiaAdapter
 
         return ChiaAdapter()
+    if binding.chain == "evm":
+        from custody.chains.evm.adapter import EvmAdapter
+
+        return EvmAdapter()
     raise ChainError(f"no adapter for chain {binding.chain!r}")
 
 
 def facts_for(vault: VaultDefinition, request: SpendRequest) -> ChainFacts | None:
-    """What the vault's adapter derives from the request's payload; None for a statement vault.
+    """What the vault's adapter derives from the request's payload; None where nothing goes on chain
+    (a statement vault, or an action its chain leaves to the stations, such as a Safe's announcement).
 
     ChainError when the payload is missing, unexpected, or not a spend of this vault.
     """
-    if vault.chain is None:
-        if request.payload:
-            raise ChainError("a statement vault's request carries no chain spend")
+    if vault.chain is None or not (adapter := adapter_for(vault.chain)).needs_payload(request.action):
+        if request.payload or request.sequence:
+            what = "a statement vault's" if vault.chain is None else f"this {request.action.kind.value}'s"
+            raise ChainError(f"{what} request carries no chain spend")
         return None
     if not request.payload:
         raise ChainError(f"a {vault.chain.chain} vault's request must carry its unsigned chain spend")
-    return adapter_for(vault.chain).parse(vault, request.payload)
+    if vault.chain.chain != "evm" and request.sequence:
+        raise ChainError(f"a {vault.chain.chain} request carries no sequence number")
+    return adapter.parse(vault, request.payload)
 
 
 @lru_cache(maxsize=32)

@@ -10,14 +10,14 @@ sit with the vault's other rules on the review screen.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from custody.errors import CustodyError
 
 if TYPE_CHECKING:
     from custody.policy.engine import Check
     from custody.policy.history import VaultView
-    from custody.schemas.request import SpendRequest
+    from custody.schemas.request import Action, SpendRequest
     from custody.schemas.vault import VaultDefinition
 
 
@@ -49,6 +49,14 @@ class ChainAdapter(Protocol):
 
     def check_vault(self, vault: VaultDefinition) -> None:
         """Raise SchemaError if the vault cannot exist on this chain (keys, asset, destinations)."""
+        ...
+
+    def needs_payload(self, action: Action) -> bool:
+        """Whether ``action`` goes on chain (else the stations sign it as their own statement)."""
+        ...
+
+    def check_signature(self, facts: Any, public_key: bytes, signature: bytes) -> None:
+        """Raise ChainError unless the chain takes ``signature`` as this key's (checked before release)."""
         ...
 
     def parse(self, vault: VaultDefinition, payload: bytes) -> ChainFacts:

@@ -78,6 +78,11 @@ class Code(StrEnum):
     CUSTODY = "custody-change"
     CLAWBACK = "clawback-too-short"
     RECOVERY_PATH = "no-recovery-path"
+    WRONG_CHAIN = "wrong-chain"
+    UNEXPLAINED = "unexplained-call"
+    DELEGATECALL = "delegatecall"
+    GAS_REFUND = "gas-refund"
+    NONCE = "nonce"
 
 
 #: What each refusal means, for the custodians' screen and the refusal message.
@@ -126,6 +131,14 @@ EXPLANATIONS: dict[Code, str] = {
     Code.CLAWBACK: "The payment's clawback is not the vault's, or expires before the vault's announce delay.",
     Code.RECOVERY_PATH: "A rekey by fewer signers than the threshold needs a chain that holds its delay and "
     "lets the quorum cancel it: this vault has no recovery path for that many initiators.",
+    Code.WRONG_CHAIN: "The transaction is for another chain or another Safe than this vault's.",
+    Code.UNEXPLAINED: "The transaction makes a call the station cannot explain, or one that hands over "
+    "assets (approve, unknown calldata, an unmapped call of the Safe to itself): no blind signing.",
+    Code.DELEGATECALL: "The transaction DELEGATECALLs (runs another contract's code as the Safe: the Bybit "
+    "2025 pattern). Only the vault's allowlisted MultiSendCallOnly may be, and its calls are each checked.",
+    Code.GAS_REFUND: "The transaction pays a gas refund out of the vault (gas price, base gas, gas token, "
+    "refund receiver or Safe gas set): the vault pays no one for executing it.",
+    Code.NONCE: "The nonce is not the vault's next one: it would reuse a nonce already signed, or skip one.",
 }
 
 
@@ -219,7 +232,8 @@ def _asset(v: VaultDefinition, s: VaultView, r: SpendRequest, now: int) -> Check
     a = r.action
     if not isinstance(a, Withdraw | Announce | Execute):
         return None
-    return Check("asset", a.asset == v.asset.code, a.asset, Code.WRONG_ASSET)
+    ok = v.limits(a.asset) is not None
+    return Check("asset", ok, a.asset if ok else f"{a.asset}: not held by this vault", Code.WRONG_ASSET)
 
 
 def _destination(v: VaultDefinition, s: VaultView, r: SpendRequest, now: int) -> Check | None:
@@ -232,10 +246,10 @@ def _destination(v: VaultDefinition, s: VaultView, r: SpendRequest, now: int) ->
 
 def _min_amount(v: VaultDefinition, s: VaultView, r: SpendRequest, now: int) -> Check | None:
     a = r.action
-    if not isinstance(a, Withdraw | Announce):
+    if not isinstance(a, Withdraw | Announce) or (lim := v.limits(a.asset)) is None:
         return None
-    limit = v.rules.min_per_spend
-    return Check("minimum", a.amount >= limit, f"min {v.asset.format(limit)}", Code.MIN_AMOUNT)
+    limit = lim.min_per_spend
+    return Check("minimum", a.amount >= limit, f"min {lim.asset.format(limit)}", Code.MIN_AMOUNT)
 
 
 def _fee(v: VaultDefinition, s: VaultView, r: SpendRequest, now: int) -> Check:
@@ -245,31 +259,37 @@ def _fee(v: VaultDefinition, s: VaultView, r: SpendRequest, now: int) -> Check:
 
 def _per_spend(v: VaultDefinition, s: VaultView, r: SpendRequest, now: int) -> Check | None:
     a = r.action
-    if not isinstance(a, Withdraw | Announce | Execute):
+    if not isinstance(a, Withdraw | Announce | Execute) or (lim := v.limits(a.asset)) is None:
         return None
-    limit = v.rules.max_per_spend
-    return Check("per-spend limit", a.amount <= limit, f"max {v.asset.format(limit)}", Code.PER_SPEND)
+    limit = lim.max_per_spend
+    return Check("per-spend limit", a.amount <= limit, f"max {lim.asset.format(limit)}", Code.PER_SPEND)
 
 
 def _window(v: VaultDefinition, s: VaultView, r: SpendRequest, now: int) -> Check | None:
     a = r.action
-    if not isinstance(a, Withdraw | Announce):
+    if not isinstance(a, Withdraw | Announce) or (lim := v.limits(a.asset)) is None:
         return None  # an execution was counted when it was announced
-    rules, fmt = v.rules, v.asset.format
-    used = _spent(e.request for e in s.spends_after(now - rules.window_seconds))
-    ok = used + a.amount + r.fee <= rules.window_max
-    detail = f"vault-wide {fmt(used)} used of {fmt(rules.window_max)} per {_when(rules.window_seconds)}"
+    rules, fmt, limit = v.rules, lim.asset.format, lim.window_max
+    this = a.amount + (r.fee if lim.native else 0)
+    used = _spent((e.request for e in s.spends_after(now - rules.window_seconds)), a.asset, lim.native)
+    ok = used + this <= limit
+    detail = f"vault-wide {fmt(used)} used of {fmt(limit)} per {_when(rules.window_seconds)}"
     if not v.quorums_overlap:
-        share = v.share(rules.window_max)
-        mine = _spent(x.request for x in s.own_spends_after(now - share_lookback(rules)))
-        ok = ok and mine + a.amount + r.fee <= share
+        share = v.share(limit)
+        own = (x.request for x in s.own_spends_after(now - share_lookback(rules)))
+        mine = _spent(own, a.asset, lim.native)
+        ok = ok and mine + this <= share
         detail += f"; this station's share {fmt(mine)} used of {fmt(share)} ({_share_note(v)})"
     return Check("rolling window", ok, detail, Code.WINDOW)
 
 
-def _spent(requests: Iterable[RequestCore]) -> int:
-    """What withdrawals and announcements take out of the vault, fees included."""
-    return sum(q.action.amount + q.fee for q in requests if isinstance(q.action, Withdraw | Announce))
+def _spent(requests: Iterable[RequestCore], asset: str, native: bool) -> int:
+    """What withdrawals and announcements take out of the vault in ``asset``; fees count in the native."""
+    return sum(
+        (q.action.amount if q.action.asset == asset else 0) + (q.fee if native else 0)
+        for q in requests
+        if isinstance(q.action, Withdraw | Announce)
+    )
 
 
 def _share_note(v: VaultDefinition) -> str:

@@ -15,6 +15,7 @@ from typing import Any
 
 from custody.errors import SchemaError
 from custody.schemas import strict
+from custody.schemas.chain_evm import EvmBinding
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,9 +119,13 @@ class ChiaBinding:
         )
 
 
-ChainBinding = ChiaBinding
+ChainBinding = ChiaBinding | EvmBinding
 
 
 def binding_from_map(value: Any, *, what: str) -> ChainBinding | None:
     """``None`` (CBOR null) for a statement vault."""
-    return None if value is None else ChiaBinding.from_map(value, what=what)
+    if value is None:
+        return None
+    if isinstance(value, dict) and value.get("chain") == EvmBinding.chain:
+        return EvmBinding.from_map(value, what=what)
+    return ChiaBinding.from_map(value, what=what)

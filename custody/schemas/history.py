@@ -45,6 +45,10 @@ CORE_FIELDS: dict[str, type] = {
     "action": dict,
     "fee": int,
 }
+#: An optional core field, present only when not 0: the chain's sequence number the payload consumes
+#: (a Safe's nonce), which stations read from the cores of a history to refuse gaps and reuse.
+SEQUENCE_FIELD = "sequence"
+MAX_SEQUENCE = 2**63 - 1
 #: A chain payload (an unsigned spend) is at most this large on the wire, compressed.
 MAX_PAYLOAD = 48 * 1024
 
@@ -62,6 +66,7 @@ class RequestCore:
     fee: int  # what the chain payload pays in fees, in base units (0 without a chain)
     history_digest: bytes
     payload_digest: bytes
+    sequence: int = 0  # the Safe nonce the payload uses (0 also where a chain has none)
     _bytes: bytes = field(default=b"", init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -76,10 +81,12 @@ class RequestCore:
         strict.natural(self.fee, what=what, name="fee", limit=MAX_AMOUNT)
         strict.sized(self.history_digest, what=what, name="history_digest", length=32)
         strict.sized(self.payload_digest, what=what, name="payload_digest", length=32)
+        strict.natural(self.sequence, what=what, name=SEQUENCE_FIELD, limit=MAX_SEQUENCE)
         object.__setattr__(self, "_bytes", strict.encode(self.to_map()))
 
     def to_map(self) -> dict[str, Any]:
         return {
+            **sequence_map(self.sequence),
             "version": CORE_VERSION,
             "request_id": self.request_id,
             "vault_id": self.vault_id,
@@ -101,9 +108,11 @@ class RequestCore:
 
     @classmethod
     def from_map(cls, value: Any, *, what: str) -> RequestCore:
+        value, sequence = split_sequence(value, what=what)
         v = strict.fields(value, {**CORE_FIELDS, "history_digest": bytes, "payload_digest": bytes}, what=what)
         strict.version(v["version"], CORE_VERSION, what=what)
         return cls(
+            sequence=sequence,
             request_id=v["request_id"],
             vault_id=v["vault_id"],
             policy_digest=v["policy_digest"],
@@ -118,6 +127,22 @@ class RequestCore:
     @classmethod
     def from_cbor(cls, data: bytes) -> RequestCore:
         return cls.from_map(strict.decode(data, what="request core"), what="request core")
+
+
+def sequence_map(sequence: int) -> dict[str, int]:
+    """The sequence as the wire carries it: absent when 0, so cores without one keep their bytes."""
+    return {SEQUENCE_FIELD: sequence} if sequence else {}
+
+
+def split_sequence(value: Any, *, what: str) -> tuple[Any, int]:
+    """A core map without its sequence, and the sequence (0 when absent; present, it is not 0)."""
+    if not isinstance(value, dict) or SEQUENCE_FIELD not in value:
+        return value, 0
+    sequence = value[SEQUENCE_FIELD]
+    if not isinstance(sequence, int) or isinstance(sequence, bool):
+        raise SchemaError(f"{what}: {SEQUENCE_FIELD} must be an integer")
+    strict.natural(sequence, what=what, name=SEQUENCE_FIELD, positive=True, limit=MAX_SEQUENCE)
+    return {k: v for k, v in value.items() if k != SEQUENCE_FIELD}, sequence
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

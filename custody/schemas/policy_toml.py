@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from custody.errors import CustodyError, SchemaError
+from custody.schemas.policy_toml_chain import compile_chain, render_chain
 from custody.schemas.vault import VERSION as VAULT_VERSION
 from custody.schemas.vault import StationPolicy, VaultDefinition
 
@@ -38,13 +39,6 @@ DURATIONS = {
 _SCHEMA: dict[str, dict[str, Any]] = {
     "vault": {"id": str, "generation": int, "threshold": int, "asset": dict, "keys": list},
     "vault.asset": {"code": str, "decimals": int},
-    "vault.chain": {
-        "chain": str,
-        "network": str,
-        "launcher_id": str,
-        "recovery_signers": int,
-        "recovery_penalty": (int, str),
-    },
     "vault.keys": {"station": str, "algorithm": str, "public_key": str},
     "rules": {
         "destinations": list,
@@ -130,16 +124,17 @@ def compile_policy(text: str, source: str = "policy") -> StationPolicy:
     if chain_table is not None:
         if not isinstance(chain_table, dict):
             raise fail("vault.chain", "is a [vault.chain] table")
-        c = _check_table(chain_table, "vault.chain", _SCHEMA["vault.chain"], fail)
-        try:
-            penalty = parse_duration(c["recovery_penalty"])
-        except ValueError as exc:
-            raise fail("vault.chain.recovery_penalty", str(exc)) from None
-        chain = {
-            **c,
-            "launcher_id": _hex(c["launcher_id"], "vault.chain.launcher_id", fail),
-            "recovery_penalty": penalty,
-        }
+
+        def duration(value: int | str, path: str) -> int:
+            try:
+                return parse_duration(value)
+            except ValueError as exc:
+                raise fail(path, str(exc)) from None
+
+        def check(value: dict[str, Any], path: str, spec: dict[str, Any]) -> dict[str, Any]:
+            return _check_table(value, path, spec, fail)
+
+        chain = compile_chain(chain_table, check, fail, duration)
     keys = []
     for i, entry in enumerate(vault["keys"]):
         path = f"vault.keys[{i}]"
@@ -206,6 +201,9 @@ _BLAME = (  # most specific first: the first word found in a schema message pick
     ("chain", "vault.chain"),
     ("network", "vault.chain.network"),
     ("launcher", "vault.chain.launcher_id"),
+    ("Safe version", "vault.chain.version"),
+    ("chain_id", "vault.chain.chain_id"),
+    ("evm token", "vault.chain.tokens"),
     ("generation", "vault.generation"),
     ("destination", "rules.destinations"),
     ("announce", "rules.announce_delay"),
@@ -268,21 +266,7 @@ def render_policy(policy: StationPolicy, comment: str = "") -> str:
         f"decimals = {v.asset.decimals}",
     ]
     if v.chain is not None:
-        out += [
-            "",
-            "[vault.chain]",
-            f'chain = "{v.chain.chain}"',
-            f'network = "{v.chain.network}"',
-            f'launcher_id = "{v.chain.launcher_id.hex()}"',
-            f"recovery_signers = {v.chain.recovery_signers}  # "
-            + (
-                f"{v.chain.recovery_signers} of the keys may schedule a rekey the chain delays"
-                if v.chain.recovery_signers
-                else "every rekey needs the full quorum"
-            ),
-            f'recovery_penalty = "{format_duration(v.chain.recovery_penalty_seconds)}"  '
-            "# added to the rekey delay per missing signer",
-        ]
+        out += render_chain(v.chain, format_duration)
     for k in v.keys:
         out += ["", "[[vault.keys]]", f'station = "{k.station}"', f'algorithm = "{k.algorithm.value}"']
         out += [f'public_key = "{k.public_key.hex()}"  # key id {k.key_id.hex()[:16]}']

@@ -38,6 +38,7 @@ from custody.schemas.history import (
     history_digest,
     history_to_list,
     payload_digest,
+    split_sequence,
 )
 
 __all__ = [
@@ -75,6 +76,7 @@ class SpendRequest:
     fee: int = 0
     history: tuple[HistoryEntry, ...] = ()
     payload: bytes = b""  # the chain's unsigned spend, compressed (docs/chia.md); empty: a statement vault
+    sequence: int = 0  # the chain sequence number the payload consumes: a Safe's nonce (docs/evm.md)
     _core: RequestCore | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -91,6 +93,7 @@ class SpendRequest:
             fee=self.fee,
             history_digest=history_digest(self.history),
             payload_digest=payload_digest(self.payload),
+            sequence=self.sequence,
         )
         object.__setattr__(self, "_core", core)
 
@@ -113,8 +116,10 @@ class SpendRequest:
     @classmethod
     def from_cbor(cls, data: bytes) -> SpendRequest:
         what = "spend request"
+        decoded = strict.decode(data, what=what, max_bytes=MAX_REQUEST_BYTES)
+        decoded, sequence = split_sequence(decoded, what=what)
         v = strict.fields(
-            strict.decode(data, what=what, max_bytes=MAX_REQUEST_BYTES),
+            decoded,
             {**CORE_FIELDS, "history": list, "payload": bytes},
             what=what,
         )
@@ -130,6 +135,7 @@ class SpendRequest:
             action=action_from_map(v["action"], what=what),
             fee=v["fee"],
             payload=v["payload"],
+            sequence=sequence,
             history=tuple(
                 HistoryEntry.from_map(e, what=f"{what} history entry {n}")
                 for n, e in enumerate(v["history"], 1)

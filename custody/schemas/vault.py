@@ -18,6 +18,7 @@ from typing import Any
 from custody.errors import SchemaError
 from custody.schemas import strict
 from custody.schemas.chain import ChainBinding, binding_from_map
+from custody.schemas.chain_evm import EvmBinding
 from custody.schemas.digests import Tag, tagged_digest
 from custody.schemas.key_record import Algorithm, key_id_for, parse_algorithm
 
@@ -67,6 +68,17 @@ class Asset:
         if not 0 <= v["decimals"] <= 30:
             raise SchemaError(f"{what}: asset decimals must be 0 to 30")
         return cls(code=v["code"], decimals=v["decimals"])
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AssetLimits:
+    """What the per-spend and window rules allow of one asset the vault holds."""
+
+    asset: Asset
+    min_per_spend: int
+    max_per_spend: int
+    window_max: int
+    native: bool  # the vault's own asset, which fees are paid in
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -220,6 +232,28 @@ class VaultDefinition:
         """A station's share of a window limit when quorums need not overlap: limit * M / N, rounded
         down, so N stations' shares signed M times over add up to at most the limit."""
         return limit * self.threshold // len(self.keys)
+
+    def limits(self, code: str) -> AssetLimits | None:
+        """The limits on ``code``: the vault's own asset by its rules, a token its chain lists by its own."""
+        if code == self.asset.code:
+            r = self.rules
+            return AssetLimits(
+                asset=self.asset,
+                min_per_spend=r.min_per_spend,
+                max_per_spend=r.max_per_spend,
+                window_max=r.window_max,
+                native=True,
+            )
+        token = self.chain.token(code) if isinstance(self.chain, EvmBinding) else None
+        if token is None:
+            return None
+        return AssetLimits(
+            asset=Asset(code=token.symbol, decimals=token.decimals),
+            min_per_spend=1,
+            max_per_spend=token.max_per_spend,
+            window_max=token.window_max,
+            native=False,
+        )
 
     def key(self, key_id: bytes) -> VaultKey | None:
         return next((k for k in self.keys if k.key_id == key_id), None)

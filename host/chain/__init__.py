@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from custody.schemas.chain import ChainBinding
+from custody.schemas.chain import ChiaBinding
 from host.chain.backend import ChiaBackend
 
 
@@ -19,7 +19,7 @@ def simulator_log(registry: Path) -> Path:
     return registry.with_name(registry.stem + "-chia-simulator.cbor")
 
 
-def open_backend(binding: ChainBinding, registry: Path, clock: Callable[[], int]) -> ChiaBackend:
+def open_backend(binding: ChiaBinding, registry: Path, clock: Callable[[], int]) -> ChiaBackend:
     """The chain a vault lives on: the Simulator for ``simulator``, else the configured full node."""
     if binding.network == "simulator":
         from host.chain.simulator import SimulatorBackend

@@ -11,7 +11,8 @@ from airgap.errors import IncompleteError
 from airgap.files import atomic_write
 from airgap.scan import Unreadable
 from airgap.ur.ur import DecodeLimits
-from custody.schemas.chain import ChainBinding
+from custody.schemas.chain import ChainBinding, ChiaBinding
+from custody.schemas.chain_evm import EvmBinding
 from custody.schemas.commitment import SALT_LEN, vault_commitment
 from custody.schemas.key_record import UR_TYPE as KEY_RECORD_UR_TYPE
 from custody.schemas.key_record import KeyRecord
@@ -140,7 +141,8 @@ def cmd_vault_create(ctx: Context) -> int:
     if a.chain is not None:
         from host.commands.chain import chain_asset
 
-        asset, chain = chain_asset(ctx, asset, template_chain)
+        template = template_chain if isinstance(template_chain, ChiaBinding) else None
+        asset, chain = chain_asset(ctx, asset, template)
     if asset is None:
         raise UsageError("say which asset the vault holds: --asset CODE:DECIMALS, or --template FILE")
     if a.destination:
@@ -219,6 +221,19 @@ def chain_lines(d: VaultDefinition) -> list[tuple[str, str]]:
     """Where the vault lives: its network, launcher id and receive address (recomputed, not stored)."""
     if d.chain is None:
         return [("chain", "none: a statement vault")]
+    if isinstance(d.chain, EvmBinding):
+        from custody.chains.evm.safe_tx import checksum
+
+        evm = d.chain
+        lines = [
+            ("chain", f"{evm.name} (chain id {evm.chain_id})"),
+            ("Safe", f"{checksum(evm.safe)} (version {evm.version}, first nonce {evm.first_nonce})"),
+        ]
+        for t in evm.tokens:
+            lines.append(("token", f"{t.symbol} at {checksum(t.address)}, {t.decimals} decimals"))
+        if evm.multisend:
+            lines.append(("multisend", f"{checksum(evm.multisend)} (MultiSendCallOnly)"))
+        return lines
     from custody.chains.chia.custody import address, p2_puzzle_hash
     from custody.chains.chia.recovery import vault_custody
 

@@ -17,7 +17,7 @@ from custody.chains.chia.payload import parse_payload
 from custody.chains.chia.recovery import successor_custody
 from custody.errors import SchemaError
 from custody.schemas.chain import ChiaBinding
-from custody.schemas.request import SlowRekey, SpendRequest
+from custody.schemas.request import Action, SlowRekey, SpendRequest
 from custody.schemas.vault import VaultDefinition
 
 
@@ -41,6 +41,12 @@ class ChiaAdapter:
                 )
             if vault.rules.rekey_delay_seconds + binding.recovery_penalty_seconds == 0:
                 raise SchemaError("vault: a recovery path needs a delay: a rekey delay or a recovery penalty")
+
+    def needs_payload(self, action: Action) -> bool:
+        return True  # every Chia action is a vault spend, the chain holds the delays
+
+    def check_signature(self, facts: ChiaFacts, public_key: bytes, signature: bytes) -> None:
+        """Nothing beyond the HSM layer's own verification: members verify plain (r, s)."""
 
     def parse(self, vault: VaultDefinition, payload: bytes) -> ChiaFacts:
         return parse(vault, payload)

@@ -416,6 +416,11 @@ CHAIN_CODES = {
     Code.SIDE_EFFECTS,
     Code.CUSTODY,
     Code.CLAWBACK,
+    Code.WRONG_CHAIN,
+    Code.UNEXPLAINED,
+    Code.DELEGATECALL,
+    Code.GAS_REFUND,
+    Code.NONCE,
 }
 
 

@@ -77,3 +77,55 @@ def test_durations() -> None:
     for bad in ("", "5x", "-1d", "1.5h"):
         with pytest.raises(ValueError):
             parse_duration(bad)
+
+
+def test_a_safe_vault_policy_round_trips_through_toml() -> None:
+    """EVM bindings (tokens, multisend) render and compile back to the same policy."""
+    from custody.chains.evm.signatures import address_of
+    from custody.schemas.chain_evm import EvmBinding, Token
+    from custody.schemas.key_record import Algorithm
+    from custody.schemas.vault import Asset, StationPolicy, VaultDefinition
+    from tests.custody.chains.evm.kit import DEST, addr, keys, rules
+
+    ks = keys(3)
+    token = Token(address=bytes([7]) * 20, symbol="USDC", decimals=6, max_per_spend=10**9, window_max=10**10)
+    binding = EvmBinding(
+        chain_id=1,
+        safe=addr(DEST)[::-1],
+        version="1.4.1",
+        first_nonce=12,
+        tokens=(token,),
+        multisend=bytes(19) + b"\x09",
+    )
+    vault = VaultDefinition(
+        vault_id="treasury",
+        generation=1,
+        asset=Asset(code="ETH", decimals=18),
+        threshold=2,
+        keys=tuple(k.vault_key for k in ks),
+        rules=rules(),
+        chain=binding,
+    )
+    assert all(k.algorithm is Algorithm.SECP256K1 and address_of(k.public_key) for k in vault.keys)
+    policy = StationPolicy(vault=vault, key_label="vault", key_id=vault.keys[0].key_id)
+    text = render_policy(policy)
+    assert 'chain = "evm"' in text and "[[vault.chain.tokens]]" in text and "Ethereum" in text
+    assert compile_policy(text) == policy
+    plain = StationPolicy(
+        vault=VaultDefinition(
+            **{
+                **_fields(vault),
+                "chain": EvmBinding(chain_id=1, safe=binding.safe, version="1.3.0", first_nonce=0),
+            }
+        ),
+        key_label="vault",
+        key_id=vault.keys[0].key_id,
+    )
+    assert compile_policy(render_policy(plain)) == plain
+
+
+def _fields(vault: object) -> dict[str, object]:
+    return {
+        name: getattr(vault, name)
+        for name in ("vault_id", "generation", "asset", "threshold", "keys", "rules")
+    }

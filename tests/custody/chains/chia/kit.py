@@ -107,7 +107,7 @@ class ChainVault:
 
     @property
     def launcher_id(self) -> bytes:
-        assert self.definition.chain is not None
+        assert isinstance(self.definition.chain, ChiaBinding)
         return self.definition.chain.launcher_id
 
     @property

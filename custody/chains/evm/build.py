@@ -1,0 +1,65 @@
+"""SafeTxs as the host builds them: one transfer, or one change of owners, with every refund field zero.
+
+The station parses what these make like anything else a host might send;
+nothing here is trusted by it.
+"""
+
+from __future__ import annotations
+
+from eth_abi.abi import encode as abi_encode
+
+from custody.chains.evm.calls import OWNER_CALLS, TRANSFER, pack_multisend
+from custody.chains.evm.safe_tx import ZERO_ADDRESS, SafeTx
+from custody.schemas.chain_evm import EvmBinding
+
+_BY_NAME = {name: (selector, types) for selector, (name, types) in OWNER_CALLS.items()}
+
+
+def safe_tx(
+    binding: EvmBinding, nonce: int, to: bytes, value: int = 0, data: bytes = b"", operation: int = 0
+) -> SafeTx:
+    return SafeTx(
+        chain_id=binding.chain_id,
+        safe=binding.safe,
+        to=to,
+        value=value,
+        data=data,
+        operation=operation,
+        safe_tx_gas=0,
+        base_gas=0,
+        gas_price=0,
+        gas_token=ZERO_ADDRESS,
+        refund_receiver=ZERO_ADDRESS,
+        nonce=nonce,
+    )
+
+
+def transfer_call(token: bytes, to: bytes, amount: int) -> tuple[bytes, int, bytes]:
+    """(to, value, data) of an ERC-20 transfer."""
+    return token, 0, TRANSFER + abi_encode(["address", "uint256"], [to, amount])
+
+
+def owner_call(binding: EvmBinding, name: str, *args: bytes | int) -> tuple[bytes, int, bytes]:
+    """(to, value, data) of one of the Safe's owner-management calls on itself."""
+    selector, types = _BY_NAME[name]
+    return binding.safe, 0, selector + abi_encode(types, list(args))
+
+
+def transfer(binding: EvmBinding, nonce: int, asset: str, to: bytes, amount: int) -> SafeTx:
+    """A SafeTx sending ``amount`` of the native asset (any code not a listed token) or a token."""
+    token = binding.token(asset)
+    if token is None:
+        return safe_tx(binding, nonce, to, amount)
+    target, value, data = transfer_call(token.address, to, amount)
+    return safe_tx(binding, nonce, target, value, data)
+
+
+def batch(binding: EvmBinding, nonce: int, calls: list[tuple[bytes, int, bytes]]) -> SafeTx:
+    """One call as itself; several through the vault's MultiSendCallOnly (a DELEGATECALL it allows)."""
+    if len(calls) == 1:
+        to, value, data = calls[0]
+        return safe_tx(binding, nonce, to, value, data)
+    if not binding.multisend:
+        raise ValueError("the vault allows no MultiSendCallOnly, so it makes one call per transaction")
+    packed = pack_multisend([(0, to, value, data) for to, value, data in calls])
+    return safe_tx(binding, nonce, binding.multisend, 0, packed, operation=1)
