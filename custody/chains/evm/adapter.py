@@ -14,7 +14,13 @@ from eth_utils.address import to_checksum_address
 from custody.chains.base import ChainError
 from custody.chains.evm.facts import EvmFacts, parse
 from custody.chains.evm.safe_tx import parse_exec, parse_payload
-from custody.chains.evm.signatures import address_of, judge_signatures, owner_signature, pack
+from custody.chains.evm.signatures import (
+    address_of,
+    judge_signatures,
+    owner_addresses,
+    owner_signature,
+    pack,
+)
 from custody.errors import SchemaError
 from custody.schemas.chain_evm import EvmBinding
 from custody.schemas.key_record import Algorithm
@@ -45,8 +51,7 @@ class EvmAdapter:
                 raise SchemaError(
                     f"vault: {key.station}'s key is {key.algorithm.value}; a Safe owner is a secp256k1 key"
                 )
-        owners = {address_of(k.public_key) for k in vault.keys}
-        if vault.chain.safe in owners:
+        if vault.chain.safe in owner_addresses(vault.keys):
             raise SchemaError("vault: the Safe cannot own itself")
         for dest in vault.rules.destinations:
             if not is_checksummed(dest):
@@ -85,6 +90,5 @@ class EvmAdapter:
         if (tx.chain_id, tx.safe) != (binding.chain_id, binding.safe):
             problems.append("the SafeTx is for another chain or Safe than the vault's")
         packed = parse_exec(tx, final)
-        owners = {address_of(k.public_key) for k in vault.keys}
         needed = signatures_needed(request.action, vault.threshold)
-        return problems + judge_signatures(tx.safe_tx_hash(), packed, owners, needed)
+        return problems + judge_signatures(tx.safe_tx_hash(), packed, owner_addresses(vault.keys), needed)

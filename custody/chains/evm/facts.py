@@ -24,7 +24,7 @@ from custody.chains.evm.calls import (
     unpack_multisend,
 )
 from custody.chains.evm.safe_tx import ZERO_ADDRESS, SafeTx, checksum, parse_payload
-from custody.chains.evm.signatures import address_of
+from custody.chains.evm.signatures import owner_addresses
 from custody.policy.engine import Check, Code
 from custody.policy.history import VaultView
 from custody.schemas.chain_evm import EvmBinding
@@ -52,7 +52,6 @@ class EvmFacts:
     effects: tuple[Effect, ...]
     delegate_problem: str  # why a DELEGATECALL is refused; empty when there is none or it is allowed
     inner_calls: int  # the MultiSend's calls; 0 for a plain CALL
-    before: Owners
     after: Owners
 
     @property
@@ -182,7 +181,7 @@ def _matches(facts: EvmFacts, vault: VaultDefinition, request: SpendRequest) -> 
                 problem = f"the transaction sends {t.amount} {code} to {checksum(t.to)}"
     elif isinstance(action, Rekey | RaiseLock):
         keys = action.keys if isinstance(action, Rekey) else vault.keys
-        wanted = frozenset(address_of(k.public_key) for k in keys)
+        wanted = owner_addresses(keys)
         after = facts.after
         if transfers or not owner_calls:
             problem = "a change of owners makes owner changes and transfers nothing"
@@ -227,10 +226,9 @@ def _nonce(facts: EvmFacts, view: VaultView, request: SpendRequest) -> Check:
     return Check("nonce", False, problem, Code.NONCE)
 
 
-def _owners(vault: VaultDefinition, safe: bytes, calls: list[OwnerCall]) -> tuple[Owners, Owners]:
-    """The owners before (the vault's keys) and after ``calls``, with the Safe's own checks."""
-    owners = {address_of(k.public_key) for k in vault.keys}
-    before = Owners(owners=frozenset(owners), threshold=vault.threshold, problems=())
+def _owners(vault: VaultDefinition, safe: bytes, calls: list[OwnerCall]) -> Owners:
+    """The owners after ``calls``, from the vault's keys, with the Safe's own checks."""
+    owners = set(owner_addresses(vault.keys))
     threshold, problems = vault.threshold, []
 
     def valid_new(owner: bytes) -> bool:
@@ -257,7 +255,7 @@ def _owners(vault: VaultDefinition, safe: bytes, calls: list[OwnerCall]) -> tupl
             (threshold,) = call.args
         if not 1 <= threshold <= len(owners):
             problems.append(f"threshold {threshold} with {len(owners)} owner(s)")
-    return before, Owners(owners=frozenset(owners), threshold=threshold, problems=tuple(problems))
+    return Owners(owners=frozenset(owners), threshold=threshold, problems=tuple(problems))
 
 
 def parse(vault: VaultDefinition, data: bytes) -> EvmFacts:
@@ -285,7 +283,7 @@ def parse(vault: VaultDefinition, data: bytes) -> EvmFacts:
                 delegate = "a DELEGATECALL inside the MultiSend"
                 continue
             effects += explain_call(tx.safe, to, value, data_, known)
-    before, after = _owners(vault, tx.safe, [e for e in effects if isinstance(e, OwnerCall)])
+    after = _owners(vault, tx.safe, [e for e in effects if isinstance(e, OwnerCall)])
     return EvmFacts(
         binding=binding,
         tx=tx,
@@ -293,6 +291,5 @@ def parse(vault: VaultDefinition, data: bytes) -> EvmFacts:
         effects=tuple(effects),
         delegate_problem=delegate,
         inner_calls=inner,
-        before=before,
         after=after,
     )

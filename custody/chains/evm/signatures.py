@@ -18,6 +18,7 @@ from eth_utils.crypto import keccak
 from eth_utils.exceptions import ValidationError
 
 from custody.chains.base import ChainError
+from custody.schemas.vault import VaultKey
 
 SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 _keys = KeyAPI()
@@ -30,6 +31,11 @@ def address_of(public_key: bytes) -> bytes:
     except (ValidationError, ValueError) as exc:
         raise ChainError(f"not a secp256k1 public key: {exc}") from None
     return keccak(point.to_bytes())[-20:]
+
+
+def owner_addresses(keys: Iterable[VaultKey]) -> frozenset[bytes]:
+    """The Safe owners ``keys`` stand for."""
+    return frozenset(address_of(k.public_key) for k in keys)
 
 
 def recover(digest: bytes, r: int, s: int, recovery_id: int) -> bytes | None:
@@ -59,7 +65,7 @@ def pack(digest: bytes, signatures: Iterable[tuple[bytes, bytes]]) -> bytes:
     return b"".join(owner_signature(digest, sig, owner) for owner, sig in sorted(signatures))
 
 
-def judge_signatures(digest: bytes, packed: bytes, owners: set[bytes], needed: int) -> list[str]:
+def judge_signatures(digest: bytes, packed: bytes, owners: frozenset[bytes], needed: int) -> list[str]:
     """Every reason ``packed`` would not be a sound approval of ``digest`` by ``needed`` of ``owners``."""
     if not packed or len(packed) % 65:
         return [f"signatures are {len(packed)} bytes, not a whole number of 65-byte signatures"]
