@@ -10,6 +10,7 @@ goes down except by a rekey.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 from appliance import policy_store
 from appliance.cards import PresentedCard
@@ -19,6 +20,8 @@ from appliance.station import Station
 from custody.errors import CustodyError
 from custody.schemas.audit_log import AuditEntry, EntryKind
 from custody.schemas.bundle import SignedBundle, check_bundle
+from custody.schemas.chain import ChainBinding
+from custody.schemas.chain_evm import EvmBinding
 from custody.schemas.policy_toml import format_duration
 from custody.schemas.request import RaiseLock, Rekey, SlowRekey
 from custody.schemas.vault import StationPolicy, VaultDefinition
@@ -39,9 +42,9 @@ def check_change(
     old_v, new_v = previous.vault, new.vault
     if new_v.vault_id != old_v.vault_id:
         raise PolicyChangeError("the new policy is for another vault")
-    if new_v.chain != old_v.chain:
+    if _moved(old_v.chain, new_v.chain):
         raise PolicyChangeError(
-            "a vault never moves: the new policy names another chain, network or launcher"
+            "a vault never moves: the new policy names another chain, network, launcher or Safe"
         )
     vault_level = (old_v.keys, old_v.threshold, old_v.generation) != (
         new_v.keys,
@@ -49,6 +52,7 @@ def check_change(
         new_v.generation,
     )
     if not vault_level:
+        _check_first_nonce(old_v, new_v, None)
         return (
             "same key set and lock level; rules and key label as shown"
             if new != previous
@@ -73,6 +77,7 @@ def check_change(
             "the authorization bundle is not valid: " + "; ".join(f.text for f in findings)
         )
     action = bundle.request.action
+    _check_first_nonce(old_v, new_v, bundle)
     if isinstance(action, Rekey):
         if (action.keys, action.threshold) != (new_v.keys, new_v.threshold):
             raise PolicyChangeError("the new policy's key set or threshold differs from the signed rekey")
@@ -88,6 +93,29 @@ def check_change(
     if isinstance(action, SlowRekey):
         return _slow_rekey_change(old_v, new_v, bundle, action, now)
     raise PolicyChangeError(f"a {action.kind.value} request does not authorize changing the vault")
+
+
+def _moved(old: ChainBinding | None, new: ChainBinding | None) -> bool:
+    """Another chain or Safe; a Safe vault's first nonce alone moves, with its signed owner change."""
+    if isinstance(old, EvmBinding) and isinstance(new, EvmBinding):
+        return replace(new, first_nonce=old.first_nonce) != old
+    return new != old
+
+
+def _check_first_nonce(old: VaultDefinition, new: VaultDefinition, bundle: SignedBundle | None) -> None:
+    """A Safe's next generation starts at the nonce after the owner change that made it, never elsewhere:
+    a later first nonce would let a gap through, an earlier one a replay."""
+    if not isinstance(old.chain, EvmBinding) or not isinstance(new.chain, EvmBinding):
+        return
+    if bundle is None:
+        if new.chain.first_nonce != old.chain.first_nonce:
+            raise PolicyChangeError("a Safe vault's first nonce moves only with a signed change of its owners")
+        return
+    if new.chain.first_nonce != bundle.request.sequence + 1:
+        raise PolicyChangeError(
+            f"the new policy's first nonce is {new.chain.first_nonce}; after the signed change at nonce "
+            f"{bundle.request.sequence} it must be {bundle.request.sequence + 1}"
+        )
 
 
 def _slow_rekey_change(

@@ -27,7 +27,7 @@ from custody.schemas.request import (
     SpendRequest,
     Withdraw,
 )
-from custody.schemas.vault import Asset, StationPolicy, VaultDefinition
+from custody.schemas.vault import StationPolicy, VaultDefinition
 
 
 def stamp(at: int) -> str:
@@ -59,17 +59,23 @@ def clock_banner(now: int) -> list[str]:
     ]
 
 
-def _transfer(a: Withdraw | Announce | Execute, asset: Asset) -> str:
-    shown = asset.format(a.amount) if a.asset == asset.code else f"{a.amount} base units of {a.asset}"
-    return f"{shown} to {a.destination}"
+def amount_text(a: Withdraw | Announce | Execute, vault: VaultDefinition) -> str:
+    """With the decimals and symbol of the vault's asset or of a token its chain lists; any other
+    code only in base units (the policy refuses it)."""
+    limits = vault.limits(a.asset)
+    return limits.asset.format(a.amount) if limits is not None else f"{a.amount} base units of {a.asset}"
 
 
-def describe_action(action: Action, asset: Asset) -> str:
+def _transfer(a: Withdraw | Announce | Execute, vault: VaultDefinition) -> str:
+    return f"{amount_text(a, vault)} to {a.destination}"
+
+
+def describe_action(action: Action, vault: VaultDefinition) -> str:
     """One line for an action, as the history lists it."""
     if isinstance(action, Withdraw | Announce):
-        return f"{action.kind.value} {_transfer(action, asset)}"
+        return f"{action.kind.value} {_transfer(action, vault)}"
     if isinstance(action, Execute):
-        return f"execute {action.announce_id.hex()[:8]}: {_transfer(action, asset)}"
+        return f"execute {action.announce_id.hex()[:8]}: {_transfer(action, vault)}"
     if isinstance(action, Cancel):
         return f"cancel {action.announce_id.hex()[:8]}"
     if isinstance(action, Rekey):
@@ -80,14 +86,13 @@ def describe_action(action: Action, asset: Asset) -> str:
 
 
 def action_lines(policy: StationPolicy, request: SpendRequest) -> list[tuple[str, str]]:
-    a, asset = request.action, policy.vault.asset
+    a = request.action
     rows: list[tuple[str, str]] = [("action", a.kind.value.upper())]
     if isinstance(a, Withdraw | Announce | Execute):
         if isinstance(a, Execute):
             rows.append(("announcement", a.announce_id.hex()))
-        shown = asset.format(a.amount) if a.asset == asset.code else f"{a.amount} base units of {a.asset}"
         rows += [
-            ("amount", f"{shown}  ({a.amount} base units)"),
+            ("amount", f"{amount_text(a, policy.vault)}  ({a.amount} base units)"),
             ("asset", a.asset),
             ("destination", a.destination),
         ]
@@ -131,7 +136,7 @@ def history_lines(vault: VaultDefinition, history: tuple[HistoryEntry, ...]) -> 
         if entry.signatures:
             signed += f", the last at {stamp(max(s.approved_at for s in entry.signatures))}"
         lines.append(
-            f"  {number:>2}. {core.request_id.hex()[:8]}  {describe_action(core.action, vault.asset)}; "
+            f"  {number:>2}. {core.request_id.hex()[:8]}  {describe_action(core.action, vault)}; "
             f"signed by {signed}; expires {stamp(core.expires_at)}"
         )
     return lines

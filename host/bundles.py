@@ -11,6 +11,7 @@ from dataclasses import replace
 from typing import Any
 
 from custody.schemas.bundle import SignedBundle, check_bundle, check_response
+from custody.schemas.chain_evm import EvmBinding
 from custody.schemas.request import (
     Action,
     Announce,
@@ -24,7 +25,7 @@ from custody.schemas.request import (
     signatures_needed,
 )
 from custody.schemas.response import SignatureResponse
-from custody.schemas.vault import Asset, VaultDefinition
+from custody.schemas.vault import VaultDefinition
 from host.errors import UsageError
 
 
@@ -49,21 +50,31 @@ def assemble(
 def next_generation(vault: VaultDefinition, request: SpendRequest) -> VaultDefinition | None:
     """The vault as a finalized rekey or raise-lock makes it; None for any other action."""
     action = request.action
+    chain = vault.chain
+    if isinstance(chain, EvmBinding) and isinstance(action, Rekey | RaiseLock):
+        chain = replace(chain, first_nonce=request.sequence + 1)  # the Safe's nonce after the change
     if isinstance(action, Rekey):
-        return replace(vault, generation=vault.generation + 1, keys=action.keys, threshold=action.threshold)
+        return replace(
+            vault, generation=vault.generation + 1, keys=action.keys, threshold=action.threshold, chain=chain
+        )
     if isinstance(action, RaiseLock):
-        return replace(vault, generation=vault.generation + 1, threshold=action.threshold)
+        return replace(vault, generation=vault.generation + 1, threshold=action.threshold, chain=chain)
     return None
 
 
-def describe(action: Action, asset: Asset) -> str:
+def _amount(action: Withdraw | Announce | Execute, vault: VaultDefinition) -> str:
+    limits = vault.limits(action.asset)  # the vault's asset, or a token its chain lists
+    return limits.asset.format(action.amount) if limits else f"{action.amount} base units of {action.asset}"
+
+
+def describe(action: Action, vault: VaultDefinition) -> str:
     """One line an operator reads back to a custodian."""
     if isinstance(action, Withdraw | Announce):
-        return f"{action.kind.value} {asset.format(action.amount)} to {action.destination}"
+        return f"{action.kind.value} {_amount(action, vault)} to {action.destination}"
     if isinstance(action, Execute):
         return (
             f"execute announcement {action.announce_id.hex()[:8]}: "
-            f"{asset.format(action.amount)} to {action.destination}"
+            f"{_amount(action, vault)} to {action.destination}"
         )
     if isinstance(action, Cancel):
         return f"cancel announcement {action.announce_id.hex()[:8]}"

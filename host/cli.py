@@ -121,8 +121,22 @@ def _enrol_and_vault(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     p.add_argument("--max-fee", metavar="AMOUNT", help="the most one request may pay in fees, whole units")
     p.add_argument(
         "--chain",
-        choices=sorted(CHIA_NETWORKS),
-        help="the Chia network the vault lives on (none: a statement vault, signed but not on a chain)",
+        choices=[*sorted(CHIA_NETWORKS), "evm"],
+        help="the Chia network, or evm for a Safe, the vault lives on (none: a statement vault)",
+    )
+    for flag, meta, text in (
+        ("--chain-id", "N", "evm: the chain id (default: the embedded EVM's)"),
+        ("--safe", "0xADDRESS", "evm: an existing Safe (default: the embedded EVM deploys one)"),
+        ("--safe-version", "VERSION", "evm: 1.3.0 or 1.4.1 (default: the template's, else 1.4.1)"),
+        ("--multisend", "0xADDRESS", "evm: the MultiSendCallOnly owner changes may DELEGATECALL"),
+    ):
+        p.add_argument(flag, metavar=meta, help=text, type=int if flag == "--chain-id" else str)
+    p.add_argument("--no-multisend", action="store_true", help="evm: allow no MultiSendCallOnly")
+    p.add_argument(
+        "--token",
+        action="append",
+        metavar="ADDR:SYMBOL:DECIMALS:MAX:WINDOW_MAX",
+        help="evm: an ERC-20 the vault may send, with its limits in whole tokens (repeat)",
     )
     p.add_argument("--launcher-id", metavar="HEX", help="a vault minted from your wallet (real networks)")
     p.add_argument(
@@ -155,6 +169,7 @@ def _enrol_and_vault(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     p = _sub(vsub, "fund", "simulator: pay a coin into the vault from the faucet (elsewhere: your wallet)")
     p.add_argument("vault_id", metavar="VAULT")
     p.add_argument("--amount", required=True, help="whole units, e.g. 1250.5")
+    p.add_argument("--token", metavar="SYMBOL", help="evm: the embedded faucet's token instead of ETH")
     p.set_defaults(func=chain.cmd_vault_fund)
 
     p = _sub(vsub, "show", "the vault's definition, every rule")
@@ -215,6 +230,7 @@ def _requests(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         p.add_argument("--amount", required=True, help="whole units, e.g. 1250.5")
         p.add_argument("--to", required=True, metavar="DESTINATION")
         p.add_argument("--fee", default="0", metavar="AMOUNT", help="the chain fee, whole units (default 0)")
+        p.add_argument("--token", metavar="SYMBOL", help="evm: a token the vault lists, instead of ETH")
         common(p)
     for kind, text in (
         ("execute", "execute an announced withdrawal once its delay has passed"),
@@ -296,7 +312,8 @@ def _collect_and_check(sub: argparse._SubParsersAction[argparse.ArgumentParser])
     p.add_argument(
         "--spend-bundle",
         metavar="FILE.json",
-        help="chain vaults: also write the assembled spend as the JSON a full node's push_tx takes",
+        help="Chia vaults: also write the assembled spend as the JSON a full node's push_tx takes (Safe "
+        "vaults always get BUNDLE-exec.hex and BUNDLE-safe-tx.json beside --out)",
     )
     p.set_defaults(func=collecting.cmd_finalize)
 

@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
+from demo_evm import SAFE_VAULT, SafeDemo, safe_phases
 from demo_steps import (
     AMOUNT,
     CANCEL_SIGNERS,
@@ -67,7 +68,9 @@ def isolate_softhsm(out: Path, module: str) -> None:
     load_module(module).reinitialize()
 
 
-def run_demo(out: Path, streams: Sequence[TextIO], *, start: int | None = None, seed: int = 2026) -> int:
+def run_demo(
+    out: Path, streams: Sequence[TextIO], *, start: int | None = None, seed: int = 2026, chain: str = "chia"
+) -> int:
     wall = time.perf_counter()
     if not Path(SOFTHSM_MODULE).is_file():
         for stream in streams:
@@ -76,14 +79,19 @@ def run_demo(out: Path, streams: Sequence[TextIO], *, start: int | None = None, 
     isolate_softhsm(out, SOFTHSM_MODULE)
     t = Transcript(streams, out)
     calendar = SimulatedCalendar(start if start is not None else int(time.time()))
-    demo = Demo(out, t, calendar, seed)
-    t.say(
-        f"3-of-5 Chia cold vault {VAULT!r} on the Chia Simulator: five SoftHSM stations, one host, "
-        f"simulated cameras; folder {out}"
+    demo = Demo(out, t, calendar, seed) if chain == "chia" else SafeDemo(out, t, calendar, seed)
+    where = (
+        f"Chia cold vault {VAULT!r} on the Chia Simulator"
+        if chain == "chia"
+        else f"Safe vault {SAFE_VAULT!r} on the embedded EVM (Safe 1.4.1 in py-evm)"
     )
+    t.say(f"3-of-5 {where}: five SoftHSM stations, one host, simulated cameras; folder {out}")
     t.say("times on the left are this machine's; the calendar is simulated so the vault's delays can pass")
     try:
-        phases(demo, t, calendar, out)
+        if isinstance(demo, SafeDemo):
+            safe_phases(demo, t, calendar, out)
+        else:
+            phases(demo, t, calendar, out)
     except StepFailed as exc:
         t.say(f"\nFAILED: {exc}")
         t.summary(time.perf_counter() - wall)
@@ -93,6 +101,15 @@ def run_demo(out: Path, streams: Sequence[TextIO], *, start: int | None = None, 
         t.say(f"\nFAILED: {type(exc).__name__}: {exc} (details in {out / 'error.txt'})")
         return 1
     t.summary(time.perf_counter() - wall)
+    if chain == "evm":
+        t.say(
+            f"\nOK: every step held. Left in {out}: safe-tx.json (the ETH transfer as the Safe Transaction "
+            "Service takes it), bundle.cbor, bundle-exec.hex (its execTransaction calldata), "
+            "token-bundle*.{cbor,json,hex}, vault.cbor, audit/, stations/, host/ (registry and EVM log), "
+            "commands/."
+        )
+        t.say(f"check it yourself: host verify --vault {out}/vault.cbor --bundle {out}/bundle.cbor")
+        return 0
     t.say(
         f"\nOK: every step held. Left in {out}: vault.cbor, bundle.cbor (the paid withdrawal's approval), "
         "spend-bundle.json (its spend, as push_tx takes it), release-spend-bundle.json (the payout), "
@@ -160,6 +177,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--out", type=Path, required=True, metavar="DIR", help="the demo's folder (replaced if a demo's)"
     )
     parser.add_argument("--seed", type=int, default=2026, help="the camera simulator's seed")
+    parser.add_argument(
+        "--chain", choices=("chia", "evm"), default="chia", help="the vault's chain (default: chia)"
+    )
     args = parser.parse_args(argv)
     out = args.out.resolve()
     try:
@@ -168,7 +188,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write(f"demo: {exc}\n")
         return 2
     with (out / "transcript.txt").open("w") as saved:
-        return run_demo(out, (sys.stdout, saved), seed=args.seed)
+        return run_demo(out, (sys.stdout, saved), seed=args.seed, chain=args.chain)
 
 
 if __name__ == "__main__":

@@ -89,6 +89,13 @@ class SimulatedCalendar:
 
 
 class Demo:
+    """The Chia cold vault's demo; ``demo_evm.SafeDemo`` changes the vault, the key and the chain."""
+
+    vault = VAULT
+    algorithm = "p256"
+    attacker = ATTACKER
+    balance_lines: tuple[str, ...] = ("on Chia", "coins ", "announcement", "txch1")
+
     def __init__(self, out: Path, transcript: Transcript, calendar: SimulatedCalendar, seed: int) -> None:
         self.dir = out
         self.t = transcript
@@ -170,9 +177,9 @@ class Demo:
                         str(self.state(station)),
                         *cards,
                         "--label",
-                        VAULT,
+                        self.vault,
                         "--algorithm",
-                        "p256",
+                        self.algorithm,
                         "--out",
                         str(home / "key.cbor"),
                     ],
@@ -186,7 +193,7 @@ class Demo:
                         "--state",
                         str(self.state(station)),
                         "--label",
-                        VAULT,
+                        self.vault,
                         "--qr-out",
                         str(home / "key-qr"),
                     ],
@@ -205,29 +212,32 @@ class Demo:
                 grouped = " ".join(key_id[i : i + 8] for i in range(0, 64, 8))
                 require(grouped in text, f"the key id the host shows is not the one {station} generated")
                 lines.append(f"the custodians read it back: it matches {station}'s key id, group by group")
+        self.define()
+        with self.t.step("host", "publish a salted commitment to the definition") as lines:
+            text = self.host(["vault", "commit", self.vault], lines, show=contains("^  [0-9a-f]{64}$"))
+            self.commitment = next(w for w in text.split() if len(w) == 64)
+        with self.t.step("host", "write each station's policy file") as lines:
+            self.host(
+                ["vault", "export-policy", self.vault, "--out-dir", str(self.dir / "policies")],
+                lines,
+                show=contains(""),
+            )
+
+    def define(self) -> None:
         with self.t.step(
             "host", "define the 3-of-5 vault from the cold-vault template; mint it on chain, fund it"
         ) as lines:
-            args = ["vault", "create", VAULT, "--threshold", "3", "--template", str(TEMPLATE)]
+            args = ["vault", "create", self.vault, "--threshold", "3", "--template", str(TEMPLATE)]
             for station in STATIONS:
                 args += ["--station", station]
             args += ["--destination", TREASURY, "--destination", HOT_REFILL, "--chain", "simulator"]
             for amount in FUNDING:
                 args += ["--fund", amount]
             self.host(args, lines, show=contains("vault", "digest", "launcher", "custody", "address", "slow"))
-        with self.t.step("host", "publish a salted commitment to the definition") as lines:
-            text = self.host(["vault", "commit", VAULT], lines, show=contains("^  [0-9a-f]{64}$"))
-            self.commitment = next(w for w in text.split() if len(w) == 64)
-        with self.t.step("host", "write each station's policy file") as lines:
-            self.host(
-                ["vault", "export-policy", VAULT, "--out-dir", str(self.dir / "policies")],
-                lines,
-                show=contains(""),
-            )
 
     def install_policies(self) -> None:
         for station in STATIONS:
-            policy = self.dir / "policies" / f"{VAULT}-{station}.toml"
+            policy = self.dir / "policies" / f"{self.vault}-{station}.toml"
             with self.t.step(station, f"review, cards {INSTALL_CARDS}, install and seal the policy") as lines:
                 self.appliance(
                     [
@@ -246,7 +256,9 @@ class Demo:
     def new_request(self, argv: Sequence[str], name: str) -> tuple[str, Path]:
         """The host builds a request and puts it on its screen (as PNG frames); its id and the frames."""
         with self.t.step("host", f"build the {name}; every station's policy checked first") as lines:
-            text = self.host(argv, lines, show=contains(r"^request ", "TXCH", "needed", "expires"))
+            text = self.host(
+                argv, lines, show=contains(r"^request ", "TXCH", " ETH ", " TST ", "needed", "expires")
+            )
             request_id = text.split()[1]
         screen = self.dir / "host" / "screen" / name
         with self.t.step("host", f"show the {name} as animated QR") as lines:
@@ -299,13 +311,13 @@ class Demo:
             request = SpendRequest.from_cbor(result.ur.cbor)
             if not isinstance(request.action, Announce | Execute | Withdraw):
                 raise StepFailed(f"the request is a {request.action.kind.value}, which names no destination")
-            forged = replace(request, action=replace(request.action, destination=ATTACKER))
+            forged = replace(request, action=replace(request.action, destination=self.attacker))
             screen = self.dir / "attacker" / "screen" / name
             write_png_folder(
                 animation_frames(UR(REQUEST_UR_TYPE, forged.to_cbor()), DEFAULT_MAX_FRAGMENT), screen
             )
             lines.append(
-                f"destination {ATTACKER}; request id unchanged; digest {forged.digest().hex()[:16]}…"
+                f"destination {self.attacker}; request id unchanged; digest {forged.digest().hex()[:16]}…"
             )
         what = "review the tampered copy: the station refuses before any card"
         text, answer = self.station_run(
@@ -353,9 +365,9 @@ class Demo:
         with self.t.step("host", "read the balances from the chain") as lines:
             extra = [a for address in addresses for a in ("--address", address)]
             return self.host(
-                ["vault", "balance", VAULT, *extra],
+                ["vault", "balance", self.vault, *extra],
                 lines,
-                show=contains("on Chia", "coins ", "announcement", "txch1"),
+                show=contains(*self.balance_lines),
             )
 
     def ceremony(self, name: str, argv: Sequence[str], signers: Sequence[str], *, tamper: bool) -> str:
@@ -375,7 +387,7 @@ class Demo:
             "host", "export the vault definition, and the salt that opens its commitment"
         ) as lines:
             self.host(
-                ["vault", "export", VAULT, "--out", str(vault), "--opening", str(opening)],
+                ["vault", "export", self.vault, "--out", str(vault), "--opening", str(opening)],
                 lines,
                 show=contains("written"),
             )

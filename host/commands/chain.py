@@ -16,6 +16,7 @@ from custody.chains.chia.recovery import vault_custody
 from custody.errors import SchemaError
 from custody.schemas.bundle import SignedBundle
 from custody.schemas.chain import CHIA_NETWORKS, ChiaBinding
+from custody.schemas.chain_evm import EvmBinding
 from custody.schemas.policy_toml import parse_duration
 from custody.schemas.request import Announce, SlowRekey
 from custody.schemas.vault import Asset, VaultDefinition
@@ -124,6 +125,10 @@ def cmd_submit(ctx: Context) -> int:
     findings = chain_findings(vault, signed, now)
     if findings:
         raise ChainRejected("not submitted: " + "; ".join(f"{f.problem.value}: {f.text}" for f in findings))
+    if isinstance(vault.chain, EvmBinding):
+        from host.commands.evm import cmd_submit_safe
+
+        return cmd_submit_safe(ctx, vault, signed)
     final = spend_bundle(vault, signed)
     if ctx.args.out is not None:
         _write_json(Path(ctx.args.out), final)
@@ -226,6 +231,10 @@ def cmd_vault_balance(ctx: Context) -> int:
     if row is None:
         raise UsageError(f"no vault {ctx.args.vault_id!r} in the registry")
     vault = row.definition
+    if isinstance(vault.chain, EvmBinding):
+        from host.commands.evm import cmd_balance_safe
+
+        return cmd_balance_safe(ctx, vault)
     chia = binding(vault)
     backend = backend_for(ctx, vault)
     from host.commands.requests import slow_rekeys
@@ -280,6 +289,12 @@ def cmd_vault_fund(ctx: Context) -> int:
     if row is None:
         raise UsageError(f"no vault {ctx.args.vault_id!r} in the registry")
     vault = row.definition
+    if isinstance(vault.chain, EvmBinding):
+        from host.commands.evm import cmd_fund_safe
+
+        return cmd_fund_safe(ctx, vault)
+    if ctx.args.token is not None:
+        raise UsageError("--token is for Safe vaults")
     chia = binding(vault)
     receive = p2_puzzle_hash(chia.launcher_id)
     if chia.network != "simulator":

@@ -97,7 +97,7 @@ def cmd_verify(ctx: Context) -> int:
         result["signers"] = [r.station for r in bundle.responses]
     ctx.data(result)
     if ok and bundle is not None:
-        ctx.say(f"VALID: {describe(bundle.request.action, vault.asset)}")
+        ctx.say(f"VALID: {describe(bundle.request.action, vault)}")
         _say_vault(ctx, vault)
         ctx.say(
             f"  signed by {', '.join(r.station for r in bundle.responses)} "

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from airgap.files import atomic_write
 from airgap.scan import Unreadable
 from airgap.ur.ur import UR, DecodeLimits
 from custody.errors import CustodyError
 from custody.schemas.bundle import SignedBundle
+from custody.schemas.chain_evm import EvmBinding
 from custody.schemas.request import signatures_needed
 from custody.schemas.response import REFUSAL_UR_TYPE, RESPONSE_UR_TYPE, Refusal, SignatureResponse
 from custody.schemas.vault import VaultDefinition
@@ -21,9 +22,6 @@ from host.errors import UsageError
 from host.registry import Registry, RequestRow
 from host.text import relative, when
 from host.timeline import timeline
-
-if TYPE_CHECKING:
-    from chia_wallet_sdk import SpendBundle
 
 ANSWER_LIMITS = DecodeLimits(max_message_len=8192, max_seq_len=64)
 
@@ -86,7 +84,7 @@ def progress(registry: Registry, row: RequestRow) -> dict[str, Any]:
     need = signatures_needed(row.request.action, vault.threshold)
     return {
         "request_id": row.request.request_id.hex(),
-        "summary": describe(row.request.action, vault.asset),
+        "summary": describe(row.request.action, vault),
         "vault_id": vault.vault_id,
         "needed": need,
         "signed_by": sorted(signed),
@@ -225,14 +223,15 @@ def cmd_status(ctx: Context) -> int:
     return 0
 
 
-def _chain_spend(ctx: Context, vault: VaultDefinition, bundle: SignedBundle, now: int) -> SpendBundle | None:
-    """A chain vault's assembled spend, judged offline now; UsageError with the chain's reasons."""
-    if vault.chain is None:
-        if ctx.args.spend_bundle is not None:
-            raise UsageError(f"--spend-bundle: vault {vault.vault_id!r} is not on a chain")
-        return None
-    from custody.chains.chia.assemble import push_tx_text
-    from host.chain.judging import chain_findings, spend_bundle
+def _chain_spend(ctx: Context, vault: VaultDefinition, bundle: SignedBundle, now: int) -> list[str]:
+    """A chain vault's assembled spend, judged offline now and written where asked; what to tell the
+    operator about it. UsageError with the chain's reasons."""
+    chia = vault.chain is not None and not isinstance(vault.chain, EvmBinding) and bundle.request.payload
+    if not chia and ctx.args.spend_bundle is not None:
+        raise UsageError(f"--spend-bundle: vault {vault.vault_id!r} has no Chia spend")
+    if vault.chain is None or not bundle.request.payload:
+        return []
+    from host.chain.judging import chain_findings, final_spend
 
     findings = chain_findings(vault, bundle, now)
     if findings:
@@ -240,10 +239,38 @@ def _chain_spend(ctx: Context, vault: VaultDefinition, bundle: SignedBundle, now
             "the chain would refuse this spend: "
             + "; ".join(f"{f.problem.value}: {f.text}" for f in findings)
         )
-    spend = spend_bundle(vault, bundle)
+    final = final_spend(vault, bundle)
+    if isinstance(vault.chain, EvmBinding):
+        return _safe_files(ctx, vault, bundle, final)
+    from chia_wallet_sdk import SpendBundle
+
+    from custody.chains.chia.assemble import push_tx_text
+
+    spend = SpendBundle.from_bytes(final)
+    lines = [f"the chain's spend ({len(spend.coin_spends)} coin spends) passed the chain's rules offline"]
     if ctx.args.spend_bundle is not None:
         atomic_write(Path(ctx.args.spend_bundle), push_tx_text(spend).encode())
-    return spend
+        lines.append(f"push_tx JSON: {ctx.args.spend_bundle}")
+    return lines
+
+
+def _safe_files(ctx: Context, vault: VaultDefinition, bundle: SignedBundle, calldata: bytes) -> list[str]:
+    from custody.chains.evm.safe_tx import parse_exec, parse_payload
+    from custody.chains.evm.signatures import address_of
+    from host.chain.judging import chain_signatures
+    from host.commands.evm import write_exec_files
+
+    tx = parse_payload(bundle.request.payload)
+    packed = parse_exec(tx, calldata)
+    keys = [vault.key(key_id) for key_id in chain_signatures(vault, bundle)]
+    signers = sorted(address_of(k.public_key) for k in keys if k is not None)
+    exec_path, json_path = write_exec_files(vault, tx, calldata, packed, signers, Path(ctx.args.out))
+    return [
+        f"the SafeTx {tx.safe_tx_hash().hex()} (nonce {tx.nonce}) carries {len(signers)} owner signature(s) "
+        "sorted by owner, each low-S with v 27 or 28",
+        f"execTransaction calldata: {exec_path}",
+        f"Safe Transaction Service JSON: {json_path}",
+    ]
 
 
 def cmd_finalize(ctx: Context) -> int:
@@ -276,16 +303,13 @@ def cmd_finalize(ctx: Context) -> int:
     ctx.data({**rendering, "bundle": str(out), "json": str(json_out)})
     signers = ", ".join(r.station for r in bundle.responses)
     ctx.say(f"bundle for request {row.request.request_id.hex()[:8]} written to {out} ({len(data)} bytes)")
-    ctx.say(f"  {describe(row.request.action, vault.asset)}")
+    ctx.say(f"  {describe(row.request.action, vault)}")
     need = signatures_needed(row.request.action, vault.threshold)
     ctx.say(f"  signed by {signers} ({len(bundle.responses)} of {need} needed)")
     ctx.say(f"  readable copy: {json_out}")
-    if spend is not None:
-        ctx.say(
-            f"  the chain's spend ({len(spend.coin_spends)} coin spends) passed the chain's rules offline"
-        )
-        if ctx.args.spend_bundle is not None:
-            ctx.say(f"  push_tx JSON: {ctx.args.spend_bundle}")
+    for line in spend:
+        ctx.say(f"  {line}")
+    if spend:
         ctx.say(f"next: host submit {row.request.request_id.hex()[:8]}")
     if successor is not None:
         ctx.say(

@@ -18,6 +18,7 @@ from airgap.ur.ur import UR
 from custody.chains import facts_for
 from custody.errors import CustodyError
 from custody.policy.engine import CLOCK_SKEW_SECONDS
+from custody.schemas.chain_evm import EvmBinding
 from custody.schemas.policy_toml import format_duration, parse_duration
 from custody.schemas.request import (
     REQUEST_ID_LEN,
@@ -74,9 +75,15 @@ def _action(ctx: Context, kind: str) -> tuple[str, Action]:
     a = ctx.args
     if kind in ("withdraw", "announce"):
         vault = _current(ctx, a.vault_id).definition
-        amount = parse_amount(a.amount, vault.asset)
+        asset = vault.asset
+        if a.token is not None:
+            limits = vault.limits(a.token) if a.token != vault.asset.code else None
+            if limits is None:
+                raise UsageError(f"--token {a.token}: vault {a.vault_id!r} lists no such token")
+            asset = limits.asset
+        amount = parse_amount(a.amount, asset)
         cls = Withdraw if kind == "withdraw" else Announce
-        return a.vault_id, cls(asset=vault.asset.code, amount=amount, destination=a.to)
+        return a.vault_id, cls(asset=asset.code, amount=amount, destination=a.to)
     if kind in ("execute", "cancel"):
         row, ann = _announcement(ctx, a.announce_id, rekey=kind == "cancel")
         if row.finalized_at is None:
@@ -134,14 +141,16 @@ def _included(ctx: Context, vault_id: str) -> frozenset[bytes]:
 
 def _payload(
     ctx: Context, generations: list[VaultDefinition], action: Action, fee: int, expires: int, now: int
-) -> bytes:
-    """The chain's unsigned spend for ``action``, built from what the chain holds now; none for a
-    statement vault."""
+) -> tuple[bytes, int]:
+    """The chain's unsigned spend for ``action``, built from what the chain holds now, and its
+    sequence (a Safe's nonce); none for a statement vault."""
     vault = generations[-1]
     if vault.chain is None:
         if fee:
             raise UsageError("a statement vault pays no chain fee: drop --fee")
-        return b""
+        return b"", 0
+    if isinstance(vault.chain, EvmBinding):
+        return _safe_payload(ctx, generations, action, fee)
     from host.chain.spends import payload_for
     from host.commands.chain import backend_for
 
@@ -152,7 +161,28 @@ def _payload(
         target = row.request
     backend = backend_for(ctx, vault)
     slow = slow_rekeys(ctx, vault.vault_id)
-    return payload_for(backend, generations, action, fee, expires, now, target, slow)
+    return payload_for(backend, generations, action, fee, expires, now, target, slow), 0
+
+
+def _safe_payload(
+    ctx: Context, generations: list[VaultDefinition], action: Action, fee: int
+) -> tuple[bytes, int]:
+    """A SafeTx at the vault's next nonce; the request at the nonce before goes into the history, so
+    the stations see there is no gap."""
+    from custody.chains import adapter_for
+    from host.commands.evm import check_chain_nonce, next_nonce, safe_tx_for
+
+    vault = generations[-1]
+    assert vault.chain is not None
+    if not adapter_for(vault.chain).needs_payload(action):
+        if fee:
+            raise UsageError(f"a {action.kind.value} on a Safe is a statement: it pays no fee")
+        return b"", 0
+    nonce, before = next_nonce(ctx.registry, vault)
+    check_chain_nonce(ctx, vault, nonce)
+    if before is not None:
+        ctx.args.include = [*(ctx.args.include or ()), before.hex()]
+    return safe_tx_for(ctx, generations, action, fee, nonce).to_payload(), nonce
 
 
 def cmd_request(ctx: Context) -> int:
@@ -166,6 +196,7 @@ def cmd_request(ctx: Context) -> int:
     created = now - CLOCK_SKEW_SECONDS // 5  # a station clock a minute behind still sees it as created
     expires = created + _lifetime(ctx, vault.rules.max_request_lifetime_seconds)
     fee = parse_amount(getattr(ctx.args, "fee", None) or "0", vault.asset, zero=True)
+    payload, sequence = _payload(ctx, [g.definition for g in generations], action, fee, expires, now)
     request = SpendRequest(
         request_id=os.urandom(REQUEST_ID_LEN),
         vault_id=vault_id,
@@ -175,7 +206,8 @@ def cmd_request(ctx: Context) -> int:
         action=action,
         history=history_for(generations, rows, action, now, _included(ctx, vault_id)),
         fee=fee,
-        payload=_payload(ctx, [g.definition for g in generations], action, fee, expires, now),
+        payload=payload,
+        sequence=sequence,
     )
     try:
         facts = facts_for(vault, request)
@@ -205,7 +237,7 @@ def cmd_request(ctx: Context) -> int:
         }
     )
     ctx.say(f"request {request.request_id.hex()}  ({kind})")
-    ctx.say(f"  {describe(action, vault.asset)}")
+    ctx.say(f"  {describe(action, vault)}")
     ctx.say(f"  vault {vault_id} generation {vault.generation}; {outlook.needed} signature(s) needed")
     if isinstance(action, SlowRekey) and vault.chain is not None:
         from custody.chains.chia.recovery import vault_custody
@@ -232,7 +264,7 @@ def cmd_show(ctx: Context) -> int:
     request = row.request
     ur = UR(REQUEST_UR_TYPE, request.to_cbor())
     vault = ctx.registry.vault(request.vault_id, row.generation)
-    summary = describe(request.action, vault.definition.asset) if vault else request.action.kind.value
+    summary = describe(request.action, vault.definition) if vault else request.action.kind.value
     ctx.say(f"request {request.request_id.hex()}: {summary}")
     ctx.say(f"  digest {request.digest().hex()}  (the station's review screen shows the same)")
     if ctx.args.terminal:

@@ -25,6 +25,7 @@ from custody.schemas.policy_toml import (
 )
 from custody.schemas.vault import Asset, Rules, StationPolicy, VaultDefinition, VaultKey
 from host.amounts import parse_amount
+from host.commands.vault_chain import chain_json, chain_lines
 from host.context import Context
 from host.errors import UsageError
 from host.inputs import read_small
@@ -137,8 +138,13 @@ def cmd_vault_create(ctx: Context) -> int:
     asset, rules, template_chain = _template(ctx)
     if a.asset is not None:
         asset = _asset(a.asset)
-    chain = None
-    if a.chain is not None:
+    chain: ChainBinding | None = None
+    if a.chain == "evm":
+        from host.commands.evm import evm_asset
+
+        template_evm = template_chain if isinstance(template_chain, EvmBinding) else None
+        asset, chain = evm_asset(ctx, asset, template_evm)
+    elif a.chain is not None:
         from host.commands.chain import chain_asset
 
         template = template_chain if isinstance(template_chain, ChiaBinding) else None
@@ -173,7 +179,11 @@ def cmd_vault_create(ctx: Context) -> int:
         chain=chain,
     )
     VaultDefinition.from_cbor(definition.to_cbor())  # the station's own checks, rule ranges included
-    if chain is not None:
+    if isinstance(chain, EvmBinding):
+        from host.commands.evm import bind_evm
+
+        definition = bind_evm(ctx, definition)  # created or found on chain only once all else holds
+    elif chain is not None:
         from host.commands.chain import bind
 
         definition = bind(ctx, definition)  # minted or found on chain only once all else holds
@@ -208,51 +218,13 @@ def vault_json(row: VaultRow) -> dict[str, Any]:
         "keys": [
             {"station": k.station, "algorithm": k.algorithm.value, "key_id": k.key_id.hex()} for k in d.keys
         ],
-        "chain": dict(chain_lines(d)) if d.chain is not None else None,
+        "chain": chain_json(d),
         "rules": {
             **d.rules.to_map(),
             "max_per_spend": str(d.rules.max_per_spend),  # base units; may exceed JSON's safe integers
             "window_max": str(d.rules.window_max),
         },
     }
-
-
-def chain_lines(d: VaultDefinition) -> list[tuple[str, str]]:
-    """Where the vault lives: its network, launcher id and receive address (recomputed, not stored)."""
-    if d.chain is None:
-        return [("chain", "none: a statement vault")]
-    if isinstance(d.chain, EvmBinding):
-        from custody.chains.evm.safe_tx import checksum
-
-        evm = d.chain
-        lines = [
-            ("chain", f"{evm.name} (chain id {evm.chain_id})"),
-            ("Safe", f"{checksum(evm.safe)} (version {evm.version}, first nonce {evm.first_nonce})"),
-        ]
-        for t in evm.tokens:
-            lines.append(("token", f"{t.symbol} at {checksum(t.address)}, {t.decimals} decimals"))
-        if evm.multisend:
-            lines.append(("multisend", f"{checksum(evm.multisend)} (MultiSendCallOnly)"))
-        return lines
-    from custody.chains.chia.custody import address, p2_puzzle_hash
-    from custody.chains.chia.recovery import vault_custody
-
-    net, custody = d.chain.net, vault_custody(d)
-    lines = [
-        ("chain", f"chia {net.name}"),
-        ("launcher id", d.chain.launcher_id.hex()),
-        ("custody", custody.hash.hex()),
-        ("address", address(p2_puzzle_hash(d.chain.launcher_id), net)),
-    ]
-    for k in custody.paths:
-        lines.append(
-            (
-                "slow rekey",
-                f"{k} of {len(d.keys)} may schedule one; the chain holds it "
-                f"{format_duration(custody.delay(k))}",
-            )
-        )
-    return lines
 
 
 def cmd_vault_show(ctx: Context) -> int:

@@ -62,3 +62,61 @@ def test_attack_a_slow_rekey_bundle_cannot_authorize_other_keys_or_another_chain
     moved = replace(new, vault=replace(new.vault, chain=replace(new.vault.chain, launcher_id=b"\x02" * 32)))
     with pytest.raises(PolicyChangeError, match="never moves"):
         check_change(old, moved, bundle, ready)
+
+
+def safe_raise_lock() -> tuple[StationPolicy, StationPolicy, bytes]:
+    """A 2-of-3 Safe vault at nonce 4 raising its lock to 3, signed by two; (old, new, bundle)."""
+    from custody.chains.evm.build import owner_call, safe_tx
+    from custody.schemas.chain_evm import EvmBinding
+    from custody.schemas.request import RaiseLock
+    from custody.schemas.vault import Asset, VaultDefinition
+    from tests.custody.chains.evm.kit import keys as k1_keys
+    from tests.custody.chains.evm.kit import rules
+
+    ks = k1_keys(3)
+    binding = EvmBinding(chain_id=1, safe=b"\x11" * 20, version="1.4.1", first_nonce=4)
+    vault = VaultDefinition(
+        vault_id="safe",
+        generation=1,
+        asset=Asset(code="ETH", decimals=18),
+        threshold=2,
+        keys=tuple(k.vault_key for k in ks),
+        rules=rules(),
+        chain=binding,
+    )
+    tx = safe_tx(binding, 4, *owner_call(binding, "changeThreshold", 3))
+    request = SpendRequest(
+        request_id=b"\x02" * 16,
+        vault_id="safe",
+        policy_digest=vault.digest(),
+        created_at=T0 - 60,
+        expires_at=T0 + 540,
+        action=RaiseLock(threshold=3),
+        payload=tx.to_payload(),
+        sequence=4,
+    )
+    responses = tuple(k.respond(request, tx.safe_tx_hash(), approved_at=T0) for k in ks[:2])
+    new_vault = replace(vault, generation=2, threshold=3, chain=replace(binding, first_nonce=5))
+    old = StationPolicy(vault=vault, key_label="safe", key_id=vault.keys[0].key_id)
+    new = StationPolicy(vault=new_vault, key_label="safe", key_id=vault.keys[0].key_id)
+    return old, new, SignedBundle(request=request, responses=responses).to_cbor()
+
+
+def test_a_safe_vaults_next_generation_starts_at_the_nonce_after_its_signed_owner_change() -> None:
+    old, new, bundle = safe_raise_lock()
+    assert "raise-lock signed by 2 station(s)" in check_change(old, new, bundle, T0)
+    from custody.schemas.chain_evm import EvmBinding
+
+    chain = new.vault.chain
+    assert isinstance(chain, EvmBinding)
+    for wrong in (3, 4, 9):  # a replay of nonce 4 (or 3), or a gap to 9
+        moved = replace(new, vault=replace(new.vault, chain=replace(chain, first_nonce=wrong)))
+        with pytest.raises(PolicyChangeError, match="must be 5"):
+            check_change(old, moved, bundle, T0)
+    # without a change of owners, the first nonce never moves
+    rules_only = replace(old, vault=replace(old.vault, chain=replace(chain, first_nonce=5)))
+    with pytest.raises(PolicyChangeError, match="moves only with a signed change"):
+        check_change(old, rules_only, None, T0)
+    other_safe = replace(new, vault=replace(new.vault, chain=replace(chain, safe=b"\x12" * 20)))
+    with pytest.raises(PolicyChangeError, match="never moves"):
+        check_change(old, other_safe, bundle, T0)

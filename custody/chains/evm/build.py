@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from eth_abi.abi import encode as abi_encode
 
-from custody.chains.evm.calls import OWNER_CALLS, TRANSFER, pack_multisend
+from custody.chains.evm.calls import OWNER_CALLS, SENTINEL, TRANSFER, pack_multisend
 from custody.chains.evm.safe_tx import ZERO_ADDRESS, SafeTx
 from custody.schemas.chain_evm import EvmBinding
 
@@ -63,3 +63,33 @@ def batch(binding: EvmBinding, nonce: int, calls: list[tuple[bytes, int, bytes]]
         raise ValueError("the vault allows no MultiSendCallOnly, so it makes one call per transaction")
     packed = pack_multisend([(0, to, value, data) for to, value, data in calls])
     return safe_tx(binding, nonce, binding.multisend, 0, packed, operation=1)
+
+
+def owner_calls_for(
+    binding: EvmBinding, order: list[bytes], threshold: int, wanted: frozenset[bytes], target: int
+) -> list[tuple[bytes, int, bytes]]:
+    """The owner-management calls that take a Safe whose owners are ``order`` (its linked-list order,
+    as ``getOwners`` answers) at ``threshold`` to ``wanted`` at ``target``: swaps first, then adds,
+    then removals, each valid for the Safe at its step, and the threshold last."""
+    owners = list(order)
+    removed = [o for o in owners if o not in wanted]
+    added = sorted(wanted - set(owners))
+    calls = []
+
+    def prev(owner: bytes) -> bytes:
+        i = owners.index(owner)
+        return SENTINEL if i == 0 else owners[i - 1]
+
+    for old, new in zip(removed, added, strict=False):
+        calls.append(owner_call(binding, "swapOwner", prev(old), old, new))
+        owners[owners.index(old)] = new
+    for new in added[len(removed) :]:
+        calls.append(owner_call(binding, "addOwnerWithThreshold", new, threshold))
+        owners.insert(0, new)
+    for old in removed[len(added) :]:
+        threshold = min(threshold, len(owners) - 1)
+        calls.append(owner_call(binding, "removeOwner", prev(old), old, threshold))
+        owners.remove(old)
+    if threshold != target:
+        calls.append(owner_call(binding, "changeThreshold", target))
+    return calls

@@ -20,11 +20,14 @@ T0 = 1_790_000_000
 
 
 class SoftKey:
-    """A P-256 key in memory, signing like the station's HSM does (prehashed digest, raw r||s)."""
+    """A P-256 (or secp256k1) key in memory, signing like the station's HSM does (prehashed digest,
+    raw r||s)."""
 
-    def __init__(self, seed: int, station: str) -> None:
+    def __init__(self, seed: int, station: str, algorithm: Algorithm = Algorithm.P256) -> None:
         scalar = int.from_bytes(hashlib.sha256(b"soft key %d" % seed).digest(), "big") % (2**255)
-        self.private = ec.derive_private_key(scalar, ec.SECP256R1())
+        self.algorithm = algorithm
+        curve = ec.SECP256K1() if algorithm is Algorithm.SECP256K1 else ec.SECP256R1()
+        self.private = ec.derive_private_key(scalar, curve)
         self.public = self.private.public_key().public_bytes(
             serialization.Encoding.X962, serialization.PublicFormat.CompressedPoint
         )
@@ -32,13 +35,13 @@ class SoftKey:
 
     @property
     def vault_key(self) -> VaultKey:
-        return VaultKey(station=self.station, algorithm=Algorithm.P256, public_key=self.public)
+        return VaultKey(station=self.station, algorithm=self.algorithm, public_key=self.public)
 
     def sign(self, digest: bytes) -> bytes:
         """Low-S, as the station's HSM adapter normalises it."""
         der = self.private.sign(digest, ec.ECDSA(Prehashed(hashes.SHA256())))
         r, s = decode_dss_signature(der)
-        return canonical_signature(Algorithm.P256, r.to_bytes(32, "big") + s.to_bytes(32, "big"))
+        return canonical_signature(self.algorithm, r.to_bytes(32, "big") + s.to_bytes(32, "big"))
 
     def respond(
         self, request: SpendRequest, *, audit_seq: int = 7, approved_at: int = T0, **overrides: Any
@@ -49,7 +52,7 @@ class SoftKey:
             vault_id=request.vault_id,
             station=self.station,
             key_id=self.vault_key.key_id,
-            algorithm=Algorithm.P256,
+            algorithm=self.algorithm,
             audit_seq=audit_seq,
             log_head=hashlib.sha256(b"head %d" % audit_seq).digest(),
             approved_at=approved_at,
