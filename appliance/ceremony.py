@@ -28,11 +28,13 @@ from appliance import policy_store
 from appliance.audit_store import logged_response
 from appliance.cards import PresentedCard
 from appliance.errors import CardError, HsmError, StationStateError
+from appliance.eth_sign import Untranslatable, eth_signature, translate
 from appliance.review import review_lines
 from appliance.screen import Screen
 from appliance.seal import LogRollbackError, voided_approvals
 from appliance.station import SealedSession, Station
 from custody.chains import ChainError, ChainFacts, adapter_for, facts_for
+from custody.chains.evm.erc4527 import SIGN_REQUEST_UR_TYPE, SIGNATURE_UR_TYPE, encode_signature
 from custody.errors import CustodyError
 from custody.policy.engine import EXPLANATIONS, Approve, Code, Refuse, decide
 from custody.schemas.audit_log import AuditEntry, EntryKind
@@ -82,6 +84,7 @@ class Answer:
     ur: UR
     code: str
     text: str
+    response: SignatureResponse | None = None  # when ``ur`` wraps it in another protocol (ERC-4527)
 
 
 def _refusal_text(code: Code | StationCode, detail: str = "") -> str:
@@ -118,7 +121,7 @@ class Ceremony:
         self.screen.say(f"{answer.outcome.value.upper()}: {answer.text}")
         self.screen.show_answer(f"{answer.outcome.value} answer", answer.ur)
         if answer.outcome is not Outcome.REFUSED:
-            response = SignatureResponse.from_cbor(answer.ur.cbor)
+            response = answer.response or SignatureResponse.from_cbor(answer.ur.cbor)
             self.station.log(
                 EntryKind.RELEASED,
                 {"request_digest": response.request_digest, "audit_seq": response.audit_seq},
@@ -139,21 +142,44 @@ class Ceremony:
         self.screen.say(f"unreadable input repeated {count} more time(s): {detail[:300]}")
         self.station.log(EntryKind.SCAN, {"error": detail[:300], "repeats": count}, self.station.clock())
 
+    def _unreadable(self, data: bytes, detail: str, now: int, code: Code | StationCode) -> Answer:
+        self.station.log(
+            EntryKind.SCAN,
+            {"payload_sha256": hashlib.sha256(data).digest(), "bytes": len(data), "error": detail[:300]},
+            now,
+        )
+        return self._refuse(None, code, detail[:300], now)
+
     def _handle(self, ur: UR) -> Answer:
-        station, now = self.station, self.station.clock()
+        now = self.station.clock()
+        if ur.type == SIGN_REQUEST_UR_TYPE:
+            return self._eth_sign(ur, now)
         try:
             request = SpendRequest.from_cbor(ur.cbor)
         except CustodyError as exc:
-            station.log(
-                EntryKind.SCAN,
-                {
-                    "payload_sha256": hashlib.sha256(ur.cbor).digest(),
-                    "bytes": len(ur.cbor),
-                    "error": str(exc)[:300],
-                },
-                now,
-            )
-            return self._refuse(None, StationCode.MALFORMED, str(exc)[:300], now)
+            return self._unreadable(ur.cbor, str(exc), now, StationCode.MALFORMED)
+        return self._process(request, len(ur.cbor), now)
+
+    def _eth_sign(self, ur: UR, now: int) -> Answer:
+        """ERC-4527: the coordinator's SafeTx through the same policy, review, cards, HSM and log."""
+        try:
+            translated = translate(self.station.state_dir, ur.cbor, now)
+        except Untranslatable as exc:
+            if exc.rows:
+                self.screen.review([f"{k:<15} {v}" for k, v in exc.rows] + [f"REFUSED: {exc.detail}"])
+            return self._unreadable(ur.cbor, exc.detail, now, exc.code or StationCode.MALFORMED)
+        answer = self._process(translated.request, len(ur.cbor), now)
+        if answer.outcome is Outcome.REFUSED:
+            return answer
+        response = SignatureResponse.from_cbor(answer.ur.cbor)
+        key = translated.policy.vault.key(response.key_id)
+        assert key is not None  # the station signed with its own vault key
+        signature = eth_signature(translated, key.public_key, response.chain_signature)
+        wrapped = UR(SIGNATURE_UR_TYPE, encode_signature(translated.wire.request_id, signature))
+        return replace(answer, ur=wrapped, response=response)
+
+    def _process(self, request: SpendRequest, size: int, now: int) -> Answer:
+        station = self.station
         digest, vault_id = request.digest(), request.vault_id
         station.log(
             EntryKind.SCAN,
@@ -161,7 +187,7 @@ class Ceremony:
                 "request_id": request.request_id,
                 "request_digest": digest,
                 "vault": vault_id,
-                "bytes": len(ur.cbor),
+                "bytes": size,
             },
             now,
             vault=vault_id,

@@ -109,7 +109,9 @@ def _check_first_nonce(old: VaultDefinition, new: VaultDefinition, bundle: Signe
         return
     if bundle is None:
         if new.chain.first_nonce != old.chain.first_nonce:
-            raise PolicyChangeError("a Safe vault's first nonce moves only with a signed change of its owners")
+            raise PolicyChangeError(
+                "a Safe vault's first nonce moves only with a signed change of its owners"
+            )
         return
     if new.chain.first_nonce != bundle.request.sequence + 1:
         raise PolicyChangeError(

@@ -18,6 +18,7 @@ from airgap.camera.frames import FrameSource
 from airgap.scan import ImageDecoder, Unreadable, messages
 from airgap.ur.ur import DecodeLimits, Progress, URDecoder
 from appliance.ceremony import Answer, Ceremony
+from custody.chains.evm.erc4527 import SIGN_REQUEST_UR_TYPE
 from custody.schemas.request import MAX_REQUEST_BYTES
 from custody.schemas.request import UR_TYPE as REQUEST_UR_TYPE
 
@@ -48,7 +49,9 @@ def run(
         return summary
     found = messages(
         source.frames(),
-        lambda: URDecoder(limits=STATION_LIMITS, expected_types=frozenset({REQUEST_UR_TYPE})),
+        lambda: URDecoder(
+            limits=STATION_LIMITS, expected_types=frozenset({REQUEST_UR_TYPE, SIGN_REQUEST_UR_TYPE})
+        ),
         decode_image=decode_image,
         idle_timeout=idle_timeout,
         on_progress=on_progress,

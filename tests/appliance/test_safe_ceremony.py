@@ -4,13 +4,25 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
+from eth_utils.crypto import keccak
 
-from appliance.ceremony import Outcome
+from airgap.ur.ur import UR, URDecoder, parts_for_message
+from appliance.ceremony import Answer, Outcome
 from custody.chains.evm.adapter import EvmAdapter
 from custody.chains.evm.build import safe_tx, transfer
-from custody.chains.evm.safe_tx import parse_payload
+from custody.chains.evm.erc4527 import (
+    SIGN_REQUEST_UR_TYPE,
+    SIGNATURE_UR_TYPE,
+    EthSignRequest,
+    encode_sign_request,
+    parse_signature,
+    typed_data_json,
+)
+from custody.chains.evm.safe_tx import SafeTx, parse_payload
+from custody.chains.evm.signatures import address_of, owner_signature, pack
 from custody.errors import SchemaError
 from custody.policy.engine import Code
 from custody.schemas.key_record import Algorithm
@@ -80,3 +92,92 @@ def test_a_p256_station_key_cannot_own_a_safe(softhsm: Path, tmp_path: Path) -> 
     owned_by_k1 = safe_for(EmbeddedEvm(), (keys(1)[0].vault_key,), 1, salt=23)
     with pytest.raises(SchemaError, match="secp256k1"):
         replace(owned_by_k1, keys=(station.key(),))
+
+
+def _eth_sign(station: Any, wire: EthSignRequest, screen: RecordingScreen | None = None) -> Answer:
+    """The coordinator's request as animated UR parts, reassembled, then the station's ceremony."""
+    decoder = URDecoder(expected_types=frozenset({SIGN_REQUEST_UR_TYPE}))
+    for part in parts_for_message(UR(SIGN_REQUEST_UR_TYPE, encode_sign_request(wire)), 120, passes=2):
+        decoder.receive(part)
+        if decoder.result is not None:
+            break
+    assert decoder.result is not None
+    ceremony = station.ceremony(screen)
+    try:
+        return cast(Answer, ceremony.handle(decoder.result))
+    finally:
+        ceremony.station.close()
+
+
+def _wire(tx: SafeTx, **changes: Any) -> EthSignRequest:
+    base = EthSignRequest(
+        request_id=bytes(range(16)),
+        sign_data=typed_data_json(tx),
+        data_type=2,
+        chain_id=None,  # MetaMask may leave it out: the station takes it from the EIP-712 domain
+        keypath="",
+        address=b"",
+        origin="Safe{Wallet}",
+    )
+    return replace(base, **changes)
+
+
+def test_an_eth_sign_request_round_trip_signs_a_safe_tx_the_safe_executes(
+    softhsm: Path, tmp_path: Path
+) -> None:
+    clock = Clock()
+    stations = [make_station(tmp_path, f"st-{n}", clock, algorithm=Algorithm.SECP256K1) for n in "abc"]
+    evm = EmbeddedEvm()
+    definition = safe_for(evm, tuple(s.key() for s in stations), 2, salt=31)
+    sv = SafeVault(evm, definition, [])
+    for s in stations:
+        install(s, definition)
+    clock.advance(2 * HOUR)
+    tx = transfer(sv.binding, 0, "TST", addr(DEST), 40 * ETH)
+    pairs = []
+    for s in stations[1:]:
+        screen = RecordingScreen()
+        owner = address_of(s.key().public_key)
+        answer = _eth_sign(s, _wire(tx, address=owner), screen)
+        assert answer.outcome is Outcome.SIGNED, answer.text
+        assert answer.ur.type == SIGNATURE_UR_TYPE
+        assert "40 TST" in screen.text and tx.safe_tx_hash().hex() in screen.text
+        request_id, signature = parse_signature(answer.ur.cbor)
+        assert request_id == bytes(range(16)) and signature[64] in (27, 28)
+        assert owner_signature(tx.safe_tx_hash(), signature[:64], owner) == signature
+        pairs.append((owner, signature[:64]))
+    before = evm.token_balance(DEST)
+    evm.execute(sv.safe, tx.exec_calldata(pack(tx.safe_tx_hash(), pairs)))
+    assert evm.token_balance(DEST) - before == 40 * ETH
+
+
+def test_what_an_eth_sign_request_may_not_carry_is_refused_before_any_card(
+    softhsm: Path, tmp_path: Path
+) -> None:
+    clock = Clock()
+    station = make_station(tmp_path, "st-a", clock, algorithm=Algorithm.SECP256K1)
+    evm = EmbeddedEvm()
+    definition = safe_for(evm, (station.key(),), 1, salt=32)
+    sv = SafeVault(evm, definition, [])
+    install(station, definition)
+    clock.advance(2 * HOUR)
+    plain = transfer(sv.binding, 0, "ETH", addr(DEST), ETH)
+    bybit = safe_tx(sv.binding, 0, addr(OTHER), 0, bytes(12) + addr(OTHER), operation=1)
+    approve_call = keccak(text="approve(address,uint256)")[:4] + bytes(64)
+    approve = safe_tx(sv.binding, 0, sv.binding.tokens[0].address, 0, approve_call)
+    cases = [
+        (_wire(plain, chain_id=1), Code.WRONG_CHAIN, "domain chainId"),  # request and domain disagree
+        (_wire(bybit), Code.DELEGATECALL, "DELEGATECALL"),
+        (_wire(approve), Code.UNEXPLAINED, "approve"),
+        (_wire(plain, data_type=3), None, "personal message"),  # refused as unreadable: not a SafeTx
+        (_wire(plain, address=addr(OTHER)), Code.PAYLOAD_MISMATCH, "for signer"),
+        (_wire(replace(plain, safe=addr(OTHER))), Code.WRONG_CHAIN, "no vault of this station"),
+    ]
+    for wire, code, reason in cases:
+        screen = RecordingScreen()
+        answer = _eth_sign(station, wire, screen)
+        assert answer.outcome is Outcome.REFUSED, reason
+        if code is not None:
+            assert answer.code == code.value, (answer.code, reason)
+        assert reason in answer.text or reason in screen.text, (reason, answer.text)
+        assert not any(line.startswith("Custodians") for line in screen.lines)

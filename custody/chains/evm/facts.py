@@ -200,7 +200,7 @@ def _matches(facts: EvmFacts, vault: VaultDefinition, request: SpendRequest) -> 
 
 
 def _nonce(facts: EvmFacts, view: VaultView, request: SpendRequest) -> Check:
-    """No reuse, no gaps: the nonce follows a quorum-signed transaction, or is the vault's first."""
+    """No reuse, no gaps: the nonce follows one a quorum or this station signed, or is the vault's first."""
     n, first = facts.tx.nonce, facts.binding.first_nonce
     if request.sequence != n:
         return Check(
@@ -212,15 +212,17 @@ def _nonce(facts: EvmFacts, view: VaultView, request: SpendRequest) -> Check:
         if e.request.payload_digest != NO_PAYLOAD and e.request.request_id != request.request_id
     ]
     signed = {e.request.sequence for e in carried if e.finalized or e.own_at is not None}
-    final = {e.request.sequence for e in carried if e.finalized}
+    # the nonce before must be one a quorum signed (the history shows it) or this station signed
+    # itself: the Safe executes nonces in order, so n cannot run before n - 1 does
+    expected = {e.request.sequence + 1 for e in carried if e.finalized or e.own_at is not None}
     if n in signed:
         problem = f"nonce {n} is already signed for another transaction"
     elif signed and n < max(signed):
         problem = f"nonce {n} is behind {max(signed)}, already signed"
     elif n < first:
         problem = f"nonce {n} is before the vault's first, {first}"
-    elif n != first and n - 1 not in final:
-        problem = f"no quorum-signed transaction at nonce {n - 1} in the history: a gap"
+    elif n != first and n not in expected:
+        problem = f"nonce {n - 1} was neither quorum-signed (in the history) nor signed here: a gap"
     else:
         return Check("nonce", True, f"{n}: the vault's next", Code.NONCE)
     return Check("nonce", False, problem, Code.NONCE)

@@ -78,7 +78,11 @@ def test_eth_and_token_transfers_execute_at_successive_nonces_and_the_files_are_
     vault = definition(host)
     assert host("vault", "fund", "cold", "--amount", "1000", "--token", "TST")[0] == 0
     before = safe_balance(host)
-    assert (before["balance"], before["tokens"], before["nonce"]) == (str(10 * ETH), {"TST": str(1000 * ETH)}, 0)
+    assert (before["balance"], before["tokens"], before["nonce"]) == (
+        str(10 * ETH),
+        {"TST": str(1000 * ETH)},
+        0,
+    )
 
     host.now += 2 * HOUR
     first = request(host, "withdraw", "cold", "--amount", "1.5", "--to", DEST)
