@@ -28,7 +28,7 @@ from appliance import policy_store
 from appliance.audit_store import logged_response
 from appliance.cards import PresentedCard
 from appliance.errors import CardError, HsmError, StationStateError
-from appliance.eth_sign import Untranslatable, eth_signature, translate
+from appliance.eth_sign import Untranslatable, eth_signature, translate, with_own_history
 from appliance.review import review_lines
 from appliance.screen import Screen
 from appliance.seal import LogRollbackError, voided_approvals
@@ -168,6 +168,7 @@ class Ceremony:
             if exc.rows:
                 self.screen.review([f"{k:<15} {v}" for k, v in exc.rows] + [f"REFUSED: {exc.detail}"])
             return self._unreadable(ur.cbor, exc.detail, now, exc.code or StationCode.MALFORMED)
+        translated = with_own_history(translated, self.station.vault_state(translated.request.vault_id), now)
         answer = self._process(translated.request, len(ur.cbor), now)
         if answer.outcome is Outcome.REFUSED:
             return answer

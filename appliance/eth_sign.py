@@ -7,8 +7,9 @@ station's own envelope. A single transfer becomes a withdrawal the policy
 checks like any other. Anything else is refused here with the reason
 (DELEGATECALL, unexplained calldata, a batch, or owner changes, which need
 the vault's own request because it names the new keys). The coordinator
-carries no vault history, so the station counts its own log alone: the
-vault-wide limits need the vault's own requests (docs/evm.md).
+carries no vault history, so the station puts its own recent requests in
+(unsigned) and counts its own log alone: the vault-wide limits need the
+vault's own requests (docs/evm.md).
 """
 
 from __future__ import annotations
@@ -27,7 +28,10 @@ from custody.chains.evm.facts import EvmFacts, parse
 from custody.chains.evm.safe_tx import checksum
 from custody.chains.evm.signatures import address_of, owner_signature
 from custody.policy.codes import Code
+from custody.policy.history import vault_view
+from custody.policy.vault_state import VaultState
 from custody.schemas.chain_evm import EvmBinding
+from custody.schemas.history import MAX_HISTORY, HistoryEntry
 from custody.schemas.request import SpendRequest, Withdraw
 from custody.schemas.vault import StationPolicy
 
@@ -133,6 +137,17 @@ def translate(state_dir: Path, data: bytes, now: int) -> Translated:
         sequence=tx.nonce,
     )
     return Translated(wire=wire, request=request, policy=policy)
+
+
+def with_own_history(translated: Translated, state: VaultState, now: int) -> Translated:
+    """The request carrying this station's own recent requests as its history, unsigned: the
+    coordinator sends none, and the station trusts its own log for what it signed."""
+    request = translated.request
+    missing = vault_view(translated.policy.vault, state, request).missing(request, now)
+    entries = sorted(
+        (HistoryEntry(request=e.request, signatures=()) for e in missing), key=lambda e: e.request.digest()
+    )
+    return replace(translated, request=replace(request, history=tuple(entries[-MAX_HISTORY:])))
 
 
 def eth_signature(translated: Translated, public_key: bytes, chain_signature: bytes) -> bytes:

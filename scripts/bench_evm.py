@@ -3,8 +3,10 @@
 
 Station: the SafeTx parsed, every call decoded, the facts derived and the
 policy decided (``parse`` + ``decide``), and a signature's v recovered and
-checked as the station does before release. HSM signing is timed by
-scripts/bench_ceremony.py (the same secp256k1 mechanism, 32-byte digests).
+checked as the station does before release; then the whole ``Ceremony.handle``
+at a SoftHSM secp256k1 station (decode, decide, review, cards, HSM login and
+signing, v check, log and seal), for the station's own envelope and for an
+ERC-4527 eth-sign-request.
 Host: ``execTransaction`` assembly from 3 signatures (v recovered per owner)
 and the offline judge (hash, recovery, owners, order, low-S, threshold).
 Link: request bytes and QR frames at the default density, for one transfer
@@ -71,6 +73,71 @@ def cases(sv: SafeVault) -> list[tuple[str, SafeTx, SpendRequest]]:
     return out
 
 
+def ceremonies(count: int) -> list[tuple[str, float, float]]:
+    """``Ceremony.handle`` at a SoftHSM secp256k1 station, sole owner of a Safe: (envelope, median, worst)."""
+    import os
+    import tempfile
+
+    from bench_chia import MODULE, RenderingScreen, presenter
+
+    from appliance.ceremony import Ceremony, Outcome
+    from appliance.hsm.pkcs11_signer import load_module
+    from custody.chains.evm.erc4527 import (
+        SIGN_REQUEST_UR_TYPE,
+        EthSignRequest,
+        encode_sign_request,
+        typed_data_json,
+    )
+    from custody.schemas.key_record import Algorithm
+    from custody.schemas.response import SignatureResponse
+    from tests.appliance.kit import HOUR, Clock, install, make_station
+    from tests.custody.chains.evm.kit import safe_for
+
+    rows = []
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        (root / "tokens").mkdir()
+        conf = root / "softhsm2.conf"
+        conf.write_text(
+            f"directories.tokendir = {root}/tokens\nobjectstore.backend = file\nlog.level = ERROR\n"
+        )
+        os.environ["SOFTHSM2_CONF"] = str(conf)
+        load_module(MODULE).reinitialize()
+        clock = Clock()
+        station = make_station(root, "bench-k1", clock, algorithm=Algorithm.SECP256K1)
+        evm = EmbeddedEvm()
+        definition = safe_for(evm, (station.key(),), 1, salt=9, window_count=32)
+        sv = SafeVault(evm, definition, [])
+        install(station, definition)
+        nonce = 0
+        for envelope in ("own envelope", "eth-sign-request"):
+            samples = []
+            for _ in range(count):
+                clock.advance(4 * HOUR)  # at most 6 a day: within the window's count
+                tx = transfer(sv.binding, nonce, "ETH", addr(DEST), ETH // 100)
+                if envelope == "own envelope":
+                    action = Withdraw(asset="ETH", amount=ETH // 100, destination=DEST)
+                    history = station.ledger.history()
+                    request = request_for(sv, tx, action, seed=f"c{nonce}", now=clock(), history=history)
+                    ur = UR(UR_TYPE, request.to_cbor())
+                else:
+                    wire = EthSignRequest(
+                        nonce.to_bytes(16, "big"), typed_data_json(tx), 2, None, "", b"", ""
+                    )
+                    ur = UR(SIGN_REQUEST_UR_TYPE, encode_sign_request(wire))
+                ceremony = Ceremony(station.open(), screen=RenderingScreen(), cards=presenter(station))
+                start = time.perf_counter()
+                answer = ceremony.handle(ur)
+                samples.append((time.perf_counter() - start) * 1000)
+                ceremony.station.close()
+                assert answer.outcome is Outcome.SIGNED, answer.text
+                if envelope == "own envelope":
+                    station.ledger.add(request, SignatureResponse.from_cbor(answer.ur.cbor))
+                nonce += 1
+            rows.append((envelope, statistics.median(samples), max(samples)))
+    return rows
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=50)
@@ -105,6 +172,12 @@ def main() -> int:
     print(f"{'case':<16} {'payload B':>9} {'request B':>9} {'frames':>6}")
     for name, payload, size, frames in link:
         print(f"{name:<16} {payload:>9} {size:>9} {frames:>6}")
+    print(
+        f"\nstation: Ceremony.handle, ETH transfer, SoftHSM secp256k1 station, {max(3, count // 5)} runs (ms)"
+    )
+    print(f"{'envelope':<18} {'median':>8} {'worst':>8}")
+    for envelope, median, worst in ceremonies(max(3, count // 5)):
+        print(f"{envelope:<18} {median:>8.1f} {worst:>8.1f}")
     return 0
 
 

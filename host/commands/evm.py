@@ -187,6 +187,11 @@ def check_chain_nonce(ctx: Context, vault: VaultDefinition, nonce: int) -> None:
     """A Safe whose nonce ran past the registry's executed a transaction this host never finalized."""
     binding = evm_of(vault)
     state = open_evm(binding, ctx.args.registry).safe_state(binding.safe)
+    if state.modules or state.guard != bytes(20):
+        raise UsageError(
+            f"the Safe {checksum(binding.safe)} now has a module or a guard: something other than the "
+            "owners can move its funds or block them; the stations' review no longer covers it"
+        )
     if state.nonce > nonce:
         raise UsageError(
             f"the Safe's nonce is {state.nonce}, ahead of the {nonce} this registry expects: a transaction "
@@ -277,6 +282,8 @@ def cmd_balance_safe(ctx: Context, vault: VaultDefinition) -> int:
             "threshold": state.threshold,
             "nonce": state.nonce,
             "version": state.version,
+            "modules": [checksum(m) for m in state.modules],
+            "guard": checksum(state.guard) if state.guard != bytes(20) else None,
             "addresses": others,
         }
     )

@@ -33,6 +33,18 @@ SAFE_READ_ABI = [
         ("VERSION", "string"),
     )
 ]
+SAFE_READ_ABI.append(
+    {
+        "name": "getModulesPaginated",
+        "type": "function",
+        "stateMutability": "view",
+        "inputs": [{"name": "start", "type": "address"}, {"name": "pageSize", "type": "uint256"}],
+        "outputs": [{"name": "array", "type": "address[]"}, {"name": "next", "type": "address"}],
+    }
+)
+#: keccak256("guard_manager.guard.address"): where a Safe keeps its transaction guard.
+GUARD_SLOT = 0x4A204F620C8C5CCDCA3FD54D003BADD85BA500436A431F0CBDA4F558C93C34C8
+SENTINEL = "0x0000000000000000000000000000000000000001"
 ERC20_READ_ABI = [
     {
         "name": "balanceOf",
@@ -53,6 +65,8 @@ class SafeState:
     threshold: int
     nonce: int
     version: str
+    modules: tuple[bytes, ...] = ()  # each may move the Safe's funds without the owners
+    guard: bytes = bytes(20)  # a guard may block (or, buggy, brick) executions
 
 
 class EvmBackend(Protocol):
@@ -77,6 +91,8 @@ def read_safe(w3: Any, safe: bytes) -> SafeState:
         threshold = contract.functions.getThreshold().call()
         nonce = contract.functions.nonce().call()
         version = contract.functions.VERSION().call()
+        modules, _next = contract.functions.getModulesPaginated(SENTINEL, 16).call()
+        guard = bytes(w3.eth.get_storage_at(checksum(safe), GUARD_SLOT))[-20:]
     except Exception as exc:  # web3 raises a dozen kinds for "not a contract" / "node down"
         raise ChainUnavailable(f"{checksum(safe)} does not answer as a Safe: {exc}") from None
     if not (
@@ -94,6 +110,8 @@ def read_safe(w3: Any, safe: bytes) -> SafeState:
         threshold=threshold,
         nonce=nonce,
         version=version,
+        modules=tuple(bytes.fromhex(str(m)[2:]) for m in modules),
+        guard=guard.rjust(20, b"\0"),
     )
 
 
@@ -137,4 +155,11 @@ def mismatches(state: SafeState, owners: frozenset[bytes], threshold: int, versi
         found.append(f"its threshold is {state.threshold}, not {threshold}")
     if state.version != version:
         found.append(f"it is Safe {state.version}, not {version}")
+    if state.modules:
+        found.append(
+            f"it has module(s) {', '.join(checksum(m) for m in state.modules)} enabled, which move funds "
+            "without the owners' signatures: disable them first"
+        )
+    if state.guard != bytes(20):
+        found.append(f"it has the guard {checksum(state.guard)} set, which no station reviews: remove it")
     return found

@@ -149,6 +149,17 @@ def test_an_eth_sign_request_round_trip_signs_a_safe_tx_the_safe_executes(
     before = evm.token_balance(DEST)
     evm.execute(sv.safe, tx.exec_calldata(pack(tx.safe_tx_hash(), pairs)))
     assert evm.token_balance(DEST) - before == 40 * ETH
+    # the next nonce: the coordinator carries no history; the station puts in what it signed itself,
+    # so its limits still count nonce 0, and nonce 1 follows the one it signed
+    clock.advance(HOUR)
+    screen = RecordingScreen()
+    after = transfer(sv.binding, 1, "TST", addr(DEST), 450 * ETH)  # 40 + 450 within 500; 800 window
+    answer = _eth_sign(stations[1], _wire(after, request_id=bytes(16)), screen)
+    assert answer.outcome is Outcome.SIGNED, answer.text
+    assert "1 earlier request(s)" in screen.text
+    over = transfer(sv.binding, 2, "TST", addr(DEST), 400 * ETH)  # 490 + 400 > the 800 window
+    answer = _eth_sign(stations[1], _wire(over, request_id=b"\x01" * 16))
+    assert answer.outcome is Outcome.REFUSED and answer.code == Code.WINDOW.value, answer.text
 
 
 def test_what_an_eth_sign_request_may_not_carry_is_refused_before_any_card(

@@ -12,11 +12,15 @@ from typing import Any
 
 import pytest
 from eth_account import Account
+from eth_utils.crypto import keccak
 
 from custody.chains.evm.adapter import EvmAdapter
-from custody.chains.evm.build import transfer
+from custody.chains.evm.build import safe_tx, transfer
+from custody.chains.evm.safe_tx import checksum
+from custody.chains.evm.signatures import address_of, pack
 from custody.schemas.request import Withdraw
 from host.errors import ChainRejected, ChainUnavailable, UsageError
+from host.evm.backend import mismatches, read_safe
 from host.evm.embedded import EmbeddedEvm
 from host.evm.rpc import RpcEvm
 from tests.custody.chains.evm.kit import DEST, ETH, addr, make_vault, request_for, signatures
@@ -97,3 +101,20 @@ def test_the_rpc_backend_refuses_another_chain_and_what_is_not_a_safe(node: tupl
         rpc.safe_state(addr(DEST))
     with pytest.raises(ChainUnavailable, match="cannot be read"):
         RpcEvm("http://127.0.0.1:9", evm.chain_id)
+
+
+def test_a_safe_with_a_module_is_not_one_the_host_binds(node: tuple[str, EmbeddedEvm]) -> None:
+    """A module moves funds without the owners: the owners enable one, and the host sees it."""
+    _url, evm = node
+    sv = make_vault(evm, 2, 2, salt=42)
+    module = addr(DEST)
+    enable = safe_tx(
+        sv.binding, 0, sv.binding.safe, 0, keccak(text="enableModule(address)")[:4] + bytes(12) + module
+    )
+    sigs = signatures(sv, enable, (0, 1))
+    owners = [(address_of(k.public), sigs[k.vault_key.key_id]) for k in sv.keys]
+    evm.execute(sv.safe, enable.exec_calldata(pack(enable.safe_tx_hash(), owners)))
+    state = read_safe(evm.w3, sv.binding.safe)
+    assert state.modules == (module,)
+    wrong = mismatches(state, frozenset(state.owners), 2, "1.4.1")
+    assert len(wrong) == 1 and "module(s)" in wrong[0] and checksum(module) in wrong[0]
