@@ -9,8 +9,11 @@ from typing import Any, cast
 import pytest
 from eth_utils.crypto import keccak
 
+from airgap.camera.frames import ImageFolderSource
+from airgap.qr.decode import payloads_in_image
 from airgap.ur.ur import UR, URDecoder, parts_for_message
 from appliance.ceremony import Answer, Outcome
+from appliance.run_loop import run
 from custody.chains.evm.adapter import EvmAdapter
 from custody.chains.evm.build import safe_tx, transfer
 from custody.chains.evm.erc4527 import (
@@ -25,12 +28,22 @@ from custody.chains.evm.safe_tx import SafeTx, parse_payload
 from custody.chains.evm.signatures import address_of, owner_signature, pack
 from custody.errors import SchemaError
 from custody.policy.engine import Code
+from custody.policy.history import history_signature
+from custody.schemas.history import HistoryEntry
 from custody.schemas.key_record import Algorithm
 from custody.schemas.request import Withdraw
 from custody.schemas.response import SignatureResponse
 from host.evm.embedded import EmbeddedEvm
 from tests.appliance.conftest import requires_softhsm
-from tests.appliance.kit import HOUR, Clock, RecordingScreen, install, make_station
+from tests.appliance.kit import (
+    HOUR,
+    Clock,
+    RecordingScreen,
+    camera_frames,
+    frames_folder,
+    install,
+    make_station,
+)
 from tests.custody.chains.evm.kit import DEST, ETH, OTHER, SafeVault, addr, keys, request_for, safe_for
 
 pytestmark = [pytest.mark.hsm, requires_softhsm]
@@ -51,13 +64,14 @@ def test_three_softhsm_stations_of_five_sign_an_eth_transfer_the_safe_executes(
     request = request_for(
         sv, tx, Withdraw(asset="ETH", amount=3 * ETH, destination=DEST), seed="hsm", now=clock()
     )
-    signatures = {}
+    signatures, responses = {}, []
     for s in (stations[4], stations[1], stations[2]):
         screen = RecordingScreen()
         answer = s.handle(request, screen)
         assert answer.outcome is Outcome.SIGNED, answer.text
         response = SignatureResponse.from_cbor(answer.ur.cbor)
         signatures[response.key_id] = response.chain_signature
+        responses.append(response)
         for shown in ("embedded EVM", "3 ETH", DEST, "safeTxHash", tx.safe_tx_hash().hex(), "gas refund"):
             assert shown in screen.text
     before = evm.balance(DEST)
@@ -66,6 +80,31 @@ def test_three_softhsm_stations_of_five_sign_an_eth_transfer_the_safe_executes(
     evm.execute(sv.safe, calldata)
     assert evm.balance(DEST) - before == 3 * ETH
     assert parse_payload(request.payload).nonce == 0
+
+    # an ERC-20 transfer at the next nonce, as the stations' cameras film it off the host's screen
+    clock.advance(2 * HOUR)
+    token_tx = transfer(sv.binding, 1, "TST", addr(DEST), 120 * ETH)
+    action = Withdraw(asset="TST", amount=120 * ETH, destination=DEST)
+    token_request = request_for(sv, token_tx, action, seed="hsm-tst", now=clock())
+    executed = HistoryEntry(  # nonce 0 with its quorum, as the host's history carries it
+        request=request.core(),
+        signatures=tuple(sorted((history_signature(r) for r in responses), key=lambda h: h.key_id)),
+    )
+    token_request = replace(token_request, history=(executed,))
+    folder = frames_folder(camera_frames(token_request.to_cbor(), seed=14), tmp_path / "camera")
+    token_signatures = {}
+    for s in (stations[0], stations[3], stations[4]):
+        screen = RecordingScreen()
+        ceremony = s.ceremony(screen)
+        summary = run(ceremony, ImageFolderSource(folder), decode_image=payloads_in_image, max_requests=1)
+        ceremony.station.close()
+        assert [a.outcome for a in summary.answers] == [Outcome.SIGNED], summary.answers
+        response = SignatureResponse.from_cbor(screen.answers[0].cbor)
+        token_signatures[response.key_id] = response.chain_signature
+        assert "120 TST" in screen.text
+    before = evm.token_balance(DEST)
+    evm.execute(sv.safe, EvmAdapter().assemble(definition, token_request, token_signatures))
+    assert evm.token_balance(DEST) - before == 120 * ETH
 
 
 def test_the_bybit_delegatecall_is_refused_on_screen_before_any_card(softhsm: Path, tmp_path: Path) -> None:
