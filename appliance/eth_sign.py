@@ -54,6 +54,7 @@ class Translated:
     wire: EthSignRequest
     request: SpendRequest
     policy: StationPolicy
+    safe_tx_hash: bytes  # what the station's chain signature is over
 
 
 def _policy_for(state_dir: Path, chain_id: int, safe: bytes) -> StationPolicy:
@@ -136,7 +137,7 @@ def translate(state_dir: Path, data: bytes, now: int) -> Translated:
         payload=payload,
         sequence=tx.nonce,
     )
-    return Translated(wire=wire, request=request, policy=policy)
+    return Translated(wire=wire, request=request, policy=policy, safe_tx_hash=facts.safe_tx_hash)
 
 
 def with_own_history(translated: Translated, state: VaultState, now: int) -> Translated:
@@ -152,5 +153,4 @@ def with_own_history(translated: Translated, state: VaultState, now: int) -> Tra
 
 def eth_signature(translated: Translated, public_key: bytes, chain_signature: bytes) -> bytes:
     """The 65-byte owner signature (v by recovery, checked against this station's address)."""
-    tx_hash = parse(translated.policy.vault, translated.request.payload).safe_tx_hash
-    return owner_signature(tx_hash, chain_signature, address_of(public_key))
+    return owner_signature(translated.safe_tx_hash, chain_signature, address_of(public_key))

@@ -59,15 +59,8 @@ def clock_banner(now: int) -> list[str]:
     ]
 
 
-def amount_text(a: Withdraw | Announce | Execute, vault: VaultDefinition) -> str:
-    """With the decimals and symbol of the vault's asset or of a token its chain lists; any other
-    code only in base units (the policy refuses it)."""
-    limits = vault.limits(a.asset)
-    return limits.asset.format(a.amount) if limits is not None else f"{a.amount} base units of {a.asset}"
-
-
 def _transfer(a: Withdraw | Announce | Execute, vault: VaultDefinition) -> str:
-    return f"{amount_text(a, vault)} to {a.destination}"
+    return f"{vault.amount_text(a.asset, a.amount)} to {a.destination}"
 
 
 def describe_action(action: Action, vault: VaultDefinition) -> str:
@@ -92,7 +85,7 @@ def action_lines(policy: StationPolicy, request: SpendRequest) -> list[tuple[str
         if isinstance(a, Execute):
             rows.append(("announcement", a.announce_id.hex()))
         rows += [
-            ("amount", f"{amount_text(a, policy.vault)}  ({a.amount} base units)"),
+            ("amount", f"{policy.vault.amount_text(a.asset, a.amount)}  ({a.amount} base units)"),
             ("asset", a.asset),
             ("destination", a.destination),
         ]

@@ -62,19 +62,14 @@ def next_generation(vault: VaultDefinition, request: SpendRequest) -> VaultDefin
     return None
 
 
-def _amount(action: Withdraw | Announce | Execute, vault: VaultDefinition) -> str:
-    limits = vault.limits(action.asset)  # the vault's asset, or a token its chain lists
-    return limits.asset.format(action.amount) if limits else f"{action.amount} base units of {action.asset}"
-
-
 def describe(action: Action, vault: VaultDefinition) -> str:
     """One line an operator reads back to a custodian."""
     if isinstance(action, Withdraw | Announce):
-        return f"{action.kind.value} {_amount(action, vault)} to {action.destination}"
+        return f"{action.kind.value} {vault.amount_text(action.asset, action.amount)} to {action.destination}"
     if isinstance(action, Execute):
         return (
             f"execute announcement {action.announce_id.hex()[:8]}: "
-            f"{_amount(action, vault)} to {action.destination}"
+            f"{vault.amount_text(action.asset, action.amount)} to {action.destination}"
         )
     if isinstance(action, Cancel):
         return f"cancel announcement {action.announce_id.hex()[:8]}"

@@ -255,6 +255,12 @@ class VaultDefinition:
             native=False,
         )
 
+    def amount_text(self, code: str, amount: int) -> str:
+        """With the decimals and symbol of the vault's asset or of a token its chain lists; any other
+        code only in base units (the policy refuses it)."""
+        limits = self.limits(code)
+        return limits.asset.format(amount) if limits is not None else f"{amount} base units of {code}"
+
     def key(self, key_id: bytes) -> VaultKey | None:
         return next((k for k in self.keys if k.key_id == key_id), None)
 

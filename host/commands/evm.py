@@ -31,7 +31,7 @@ from custody.schemas.vault import Asset, VaultDefinition
 from host.amounts import parse_amount
 from host.context import Context
 from host.errors import UsageError
-from host.evm.backend import EvmBackend, mismatches
+from host.evm.backend import EvmBackend, SafeState, mismatches
 from host.evm.logged import EMBEDDED_CHAIN_ID, LoggedEvm
 from host.registry import Registry
 
@@ -148,11 +148,9 @@ def next_nonce(registry: Registry, vault: VaultDefinition) -> tuple[int, bytes |
     return last[0] + 1, last[1]
 
 
-def owner_order(backend: EvmBackend, vault: VaultDefinition) -> list[bytes]:
+def owner_order(state: SafeState, vault: VaultDefinition) -> list[bytes]:
     """The Safe's owners in its linked-list order (removeOwner and swapOwner name the previous one),
     checked against the vault's."""
-    binding = evm_of(vault)
-    state = backend.safe_state(binding.safe)
     if frozenset(state.owners) != owner_addresses(vault.keys):
         raise UsageError(
             "the Safe's owners on chain are not the vault's current keys: submit the pending owner change "
@@ -161,10 +159,8 @@ def owner_order(backend: EvmBackend, vault: VaultDefinition) -> list[bytes]:
     return list(state.owners)
 
 
-def safe_tx_for(
-    ctx: Context, generations: Sequence[VaultDefinition], action: Action, fee: int, nonce: int
-) -> SafeTx:
-    vault = generations[-1]
+def safe_tx_for(vault: VaultDefinition, action: Action, fee: int, nonce: int, state: SafeState) -> SafeTx:
+    """The SafeTx for ``action`` at ``nonce``; ``state`` is the Safe as read now (its owner order)."""
     binding = evm_of(vault)
     if fee:
         raise UsageError("a SafeTx pays no fee from the Safe (every refund field is zero): drop --fee")
@@ -172,8 +168,7 @@ def safe_tx_for(
         to = address(action.destination, "--to")
         return transfer(binding, nonce, action.asset, to, action.amount)
     if isinstance(action, Rekey | RaiseLock):
-        backend = open_evm(binding, ctx.args.registry)
-        order = owner_order(backend, vault)
+        order = owner_order(state, vault)
         keys = action.keys if isinstance(action, Rekey) else vault.keys
         calls = owner_calls_for(binding, order, vault.threshold, owner_addresses(keys), action.threshold)
         try:
@@ -183,8 +178,10 @@ def safe_tx_for(
     raise UsageError(f"a {action.kind.value} on a Safe is a statement the stations sign, not a transaction")
 
 
-def check_chain_nonce(ctx: Context, vault: VaultDefinition, nonce: int) -> None:
-    """A Safe whose nonce ran past the registry's executed a transaction this host never finalized."""
+def read_for_request(ctx: Context, vault: VaultDefinition, nonce: int) -> SafeState:
+    """The Safe as a new request needs it, read once. A Safe whose nonce ran past the registry's
+    executed a transaction this host never finalized; one with a module or guard is no longer covered
+    by the stations' review."""
     binding = evm_of(vault)
     state = open_evm(binding, ctx.args.registry).safe_state(binding.safe)
     if state.modules or state.guard != bytes(20):
@@ -197,6 +194,7 @@ def check_chain_nonce(ctx: Context, vault: VaultDefinition, nonce: int) -> None:
             f"the Safe's nonce is {state.nonce}, ahead of the {nonce} this registry expects: a transaction "
             "executed that the stations did not sign through this host; the vault cannot follow it"
         )
+    return state
 
 
 def safe_tx_json(
@@ -293,13 +291,10 @@ def cmd_balance_safe(ctx: Context, vault: VaultDefinition) -> int:
     )
     ctx.say(f"  {vault.asset.format(native)}")
     for t in binding.tokens:
-        ctx.say(f"  {Asset(code=t.symbol, decimals=t.decimals).format(tokens[t.symbol])}")
+        ctx.say(f"  {vault.amount_text(t.symbol, tokens[t.symbol])}")
     ctx.say(f"  owners {state.threshold} of {len(state.owners)}; nonce {state.nonce}; Safe {state.version}")
-    assets = {vault.asset.code: vault.asset} | {
-        t.symbol: Asset(code=t.symbol, decimals=t.decimals) for t in binding.tokens
-    }
     for text, held in others.items():
-        ctx.say(f"  {text}: " + ", ".join(assets[k].format(int(v)) for k, v in held.items()))
+        ctx.say(f"  {text}: " + ", ".join(vault.amount_text(k, int(v)) for k, v in held.items()))
     return 0
 
 

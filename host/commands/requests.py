@@ -139,18 +139,21 @@ def _included(ctx: Context, vault_id: str) -> frozenset[bytes]:
     return frozenset(found)
 
 
+Payload = tuple[bytes, int, frozenset[bytes]]
+
+
 def _payload(
     ctx: Context, generations: list[VaultDefinition], action: Action, fee: int, expires: int, now: int
-) -> tuple[bytes, int]:
-    """The chain's unsigned spend for ``action``, built from what the chain holds now, and its
-    sequence (a Safe's nonce); none for a statement vault."""
+) -> Payload:
+    """The chain's unsigned spend for ``action``, built from what the chain holds now, its sequence
+    (a Safe's nonce), and the requests the history must carry for it; none for a statement vault."""
     vault = generations[-1]
     if vault.chain is None:
         if fee:
             raise UsageError("a statement vault pays no chain fee: drop --fee")
-        return b"", 0
+        return b"", 0, frozenset()
     if isinstance(vault.chain, EvmBinding):
-        return _safe_payload(ctx, generations, action, fee)
+        return _safe_payload(ctx, vault, action, fee)
     from host.chain.spends import payload_for
     from host.commands.chain import backend_for
 
@@ -161,28 +164,24 @@ def _payload(
         target = row.request
     backend = backend_for(ctx, vault)
     slow = slow_rekeys(ctx, vault.vault_id)
-    return payload_for(backend, generations, action, fee, expires, now, target, slow), 0
+    return payload_for(backend, generations, action, fee, expires, now, target, slow), 0, frozenset()
 
 
-def _safe_payload(
-    ctx: Context, generations: list[VaultDefinition], action: Action, fee: int
-) -> tuple[bytes, int]:
+def _safe_payload(ctx: Context, vault: VaultDefinition, action: Action, fee: int) -> Payload:
     """A SafeTx at the vault's next nonce; the request at the nonce before goes into the history, so
     the stations see there is no gap."""
     from custody.chains import adapter_for
-    from host.commands.evm import check_chain_nonce, next_nonce, safe_tx_for
+    from host.commands.evm import next_nonce, read_for_request, safe_tx_for
 
-    vault = generations[-1]
     assert vault.chain is not None
     if not adapter_for(vault.chain).needs_payload(action):
         if fee:
             raise UsageError(f"a {action.kind.value} on a Safe is a statement: it pays no fee")
-        return b"", 0
+        return b"", 0, frozenset()
     nonce, before = next_nonce(ctx.registry, vault)
-    check_chain_nonce(ctx, vault, nonce)
-    if before is not None:
-        ctx.args.include = [*(ctx.args.include or ()), before.hex()]
-    return safe_tx_for(ctx, generations, action, fee, nonce).to_payload(), nonce
+    state = read_for_request(ctx, vault, nonce)
+    payload = safe_tx_for(vault, action, fee, nonce, state).to_payload()
+    return payload, nonce, frozenset({before} if before is not None else ())
 
 
 def cmd_request(ctx: Context) -> int:
@@ -196,7 +195,7 @@ def cmd_request(ctx: Context) -> int:
     created = now - CLOCK_SKEW_SECONDS // 5  # a station clock a minute behind still sees it as created
     expires = created + _lifetime(ctx, vault.rules.max_request_lifetime_seconds)
     fee = parse_amount(getattr(ctx.args, "fee", None) or "0", vault.asset, zero=True)
-    payload, sequence = _payload(ctx, [g.definition for g in generations], action, fee, expires, now)
+    payload, sequence, needed = _payload(ctx, [g.definition for g in generations], action, fee, expires, now)
     request = SpendRequest(
         request_id=os.urandom(REQUEST_ID_LEN),
         vault_id=vault_id,
@@ -204,7 +203,7 @@ def cmd_request(ctx: Context) -> int:
         created_at=created,
         expires_at=expires,
         action=action,
-        history=history_for(generations, rows, action, now, _included(ctx, vault_id)),
+        history=history_for(generations, rows, action, now, _included(ctx, vault_id) | needed),
         fee=fee,
         payload=payload,
         sequence=sequence,

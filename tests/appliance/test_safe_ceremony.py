@@ -39,6 +39,7 @@ from tests.appliance.kit import (
     HOUR,
     Clock,
     RecordingScreen,
+    SimStation,
     camera_frames,
     frames_folder,
     install,
@@ -49,17 +50,26 @@ from tests.custody.chains.evm.kit import DEST, ETH, OTHER, SafeVault, addr, keys
 pytestmark = [pytest.mark.hsm, requires_softhsm]
 
 
+def owned_safe(
+    tmp_path: Path, clock: Clock, names: str, m: int, salt: int
+) -> tuple[list[SimStation], SafeVault]:
+    """SoftHSM secp256k1 stations (one per letter of ``names``) owning a funded ``m``-of-n Safe, its
+    policy installed at each; two hours later, so no cooldown counts."""
+    stations = [make_station(tmp_path, f"st-{n}", clock, algorithm=Algorithm.SECP256K1) for n in names]
+    evm = EmbeddedEvm()
+    definition = safe_for(evm, tuple(s.key() for s in stations), m, salt=salt)
+    for s in stations:
+        install(s, definition)
+    clock.advance(2 * HOUR)
+    return stations, SafeVault(evm, definition, [])
+
+
 def test_three_softhsm_stations_of_five_sign_an_eth_transfer_the_safe_executes(
     softhsm: Path, tmp_path: Path
 ) -> None:
     clock = Clock()
-    stations = [make_station(tmp_path, f"st-{n}", clock, algorithm=Algorithm.SECP256K1) for n in "abcde"]
-    evm = EmbeddedEvm()
-    definition = safe_for(evm, tuple(s.key() for s in stations), 3, salt=21)
-    sv = SafeVault(evm, definition, [])
-    for s in stations:
-        install(s, definition)
-    clock.advance(2 * HOUR)
+    stations, sv = owned_safe(tmp_path, clock, "abcde", 3, salt=21)
+    evm, definition = sv.evm, sv.definition
     tx = transfer(sv.binding, 0, "ETH", addr(DEST), 3 * ETH)
     request = request_for(
         sv, tx, Withdraw(asset="ETH", amount=3 * ETH, destination=DEST), seed="hsm", now=clock()
@@ -109,12 +119,7 @@ def test_three_softhsm_stations_of_five_sign_an_eth_transfer_the_safe_executes(
 
 def test_the_bybit_delegatecall_is_refused_on_screen_before_any_card(softhsm: Path, tmp_path: Path) -> None:
     clock = Clock()
-    station = make_station(tmp_path, "st-a", clock, algorithm=Algorithm.SECP256K1)
-    evm = EmbeddedEvm()
-    definition = safe_for(evm, (station.key(),), 1, salt=22)
-    sv = SafeVault(evm, definition, [])
-    install(station, definition)
-    clock.advance(2 * HOUR)
+    (station,), sv = owned_safe(tmp_path, clock, "a", 1, salt=22)
     tx = safe_tx(sv.binding, 0, addr(OTHER), 0, bytes(12) + addr(OTHER), operation=1)
     request = request_for(
         sv, tx, Withdraw(asset="ETH", amount=ETH, destination=DEST), seed="bybit", now=clock()
@@ -165,13 +170,8 @@ def test_an_eth_sign_request_round_trip_signs_a_safe_tx_the_safe_executes(
     softhsm: Path, tmp_path: Path
 ) -> None:
     clock = Clock()
-    stations = [make_station(tmp_path, f"st-{n}", clock, algorithm=Algorithm.SECP256K1) for n in "abc"]
-    evm = EmbeddedEvm()
-    definition = safe_for(evm, tuple(s.key() for s in stations), 2, salt=31)
-    sv = SafeVault(evm, definition, [])
-    for s in stations:
-        install(s, definition)
-    clock.advance(2 * HOUR)
+    stations, sv = owned_safe(tmp_path, clock, "abc", 2, salt=31)
+    evm = sv.evm
     tx = transfer(sv.binding, 0, "TST", addr(DEST), 40 * ETH)
     pairs = []
     for s in stations[1:]:
@@ -205,12 +205,7 @@ def test_what_an_eth_sign_request_may_not_carry_is_refused_before_any_card(
     softhsm: Path, tmp_path: Path
 ) -> None:
     clock = Clock()
-    station = make_station(tmp_path, "st-a", clock, algorithm=Algorithm.SECP256K1)
-    evm = EmbeddedEvm()
-    definition = safe_for(evm, (station.key(),), 1, salt=32)
-    sv = SafeVault(evm, definition, [])
-    install(station, definition)
-    clock.advance(2 * HOUR)
+    (station,), sv = owned_safe(tmp_path, clock, "a", 1, salt=32)
     plain = transfer(sv.binding, 0, "ETH", addr(DEST), ETH)
     bybit = safe_tx(sv.binding, 0, addr(OTHER), 0, bytes(12) + addr(OTHER), operation=1)
     approve_call = keccak(text="approve(address,uint256)")[:4] + bytes(64)

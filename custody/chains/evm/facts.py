@@ -211,17 +211,16 @@ def _nonce(facts: EvmFacts, view: VaultView, request: SpendRequest) -> Check:
         for e in view.events
         if e.request.payload_digest != NO_PAYLOAD and e.request.request_id != request.request_id
     ]
+    # signed by a quorum (the history shows it) or by this station itself: never again, and the
+    # nonce after one of them is the next (the Safe executes nonces in order)
     signed = {e.request.sequence for e in carried if e.finalized or e.own_at is not None}
-    # the nonce before must be one a quorum signed (the history shows it) or this station signed
-    # itself: the Safe executes nonces in order, so n cannot run before n - 1 does
-    expected = {e.request.sequence + 1 for e in carried if e.finalized or e.own_at is not None}
     if n in signed:
         problem = f"nonce {n} is already signed for another transaction"
     elif signed and n < max(signed):
         problem = f"nonce {n} is behind {max(signed)}, already signed"
     elif n < first:
         problem = f"nonce {n} is before the vault's first, {first}"
-    elif n != first and n not in expected:
+    elif n != first and n - 1 not in signed:
         problem = f"nonce {n - 1} was neither quorum-signed (in the history) nor signed here: a gap"
     else:
         return Check("nonce", True, f"{n}: the vault's next", Code.NONCE)

@@ -58,17 +58,24 @@ def request(host: Host, *argv: str) -> SpendRequest:
 
 
 def approve(
-    host: Host, folder: Path, fleet: list[FakeStation], req: SpendRequest, name: str, signers: int = 3
+    host: Host,
+    folder: Path,
+    fleet: list[FakeStation],
+    req: SpendRequest,
+    name: str,
+    signers: int = 3,
+    *,
+    spend_bundle: bool = True,
 ) -> Path:
-    """``signers`` stations sign; the host collects and finalizes; the spend bundle JSON is returned."""
+    """``signers`` stations sign; the host collects and finalizes (a Chia vault's spend bundle JSON
+    too, unless not asked); the spend bundle JSON's path is returned."""
     vault = definition(host)
     answers = [response_ur(s.sign(req, host.now - 60, vault)) for s in fleet[:signers]]
     code, _, err = host("collect", str(answer_frames(answers, folder / f"{name}-answers")))
     assert code == 0, err
     spend = folder / f"{name}-spend.json"
-    code, _out, err = host(
-        "finalize", req.request_id.hex(), "--out", str(folder / f"{name}.cbor"), "--spend-bundle", str(spend)
-    )
+    extra = ["--spend-bundle", str(spend)] if spend_bundle else []
+    code, _out, err = host("finalize", req.request_id.hex(), "--out", str(folder / f"{name}.cbor"), *extra)
     assert code == 0, err
     return spend
 

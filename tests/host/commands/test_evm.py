@@ -19,6 +19,7 @@ from custody.schemas.key_record import Algorithm
 from custody.schemas.request import SpendRequest
 from host.evm.logged import LoggedEvm, evm_log
 from tests.custody.schemas.fixtures import SoftKey
+from tests.host.commands.test_chain import approve as chain_approve
 from tests.host.commands.test_chain import definition, request
 from tests.host.kit import HOUR, FakeStation, Host, answer_frames, enrol_all, response_ur
 
@@ -51,12 +52,7 @@ def make_safe_vault(host: Host, folder: Path, fleet: list[FakeStation], *extra: 
 
 def approve(host: Host, folder: Path, fleet: list[FakeStation], req: SpendRequest, name: str) -> None:
     """Three stations sign; the host collects and finalizes (writing NAME-exec.hex, NAME-safe-tx.json)."""
-    vault = definition(host)
-    answers = [response_ur(s.sign(req, host.now - 60, vault)) for s in fleet[:3]]
-    code, _, err = host("collect", str(answer_frames(answers, folder / f"{name}-answers")))
-    assert code == 0, err
-    code, _, err = host("finalize", req.request_id.hex(), "--out", str(folder / f"{name}.cbor"))
-    assert code == 0, err
+    chain_approve(host, folder, fleet, req, name, spend_bundle=False)
 
 
 def safe_balance(host: Host) -> dict[str, object]:
