@@ -28,13 +28,13 @@ from appliance import policy_store
 from appliance.audit_store import logged_response
 from appliance.cards import PresentedCard
 from appliance.errors import CardError, HsmError, StationStateError
-from appliance.eth_sign import Untranslatable, eth_signature, translate, with_own_history
 from appliance.review import review_lines
 from appliance.screen import Screen
 from appliance.seal import LogRollbackError, voided_approvals
 from appliance.station import SealedSession, Station
+from appliance.wallet_envelopes import WALLET_ENVELOPES
+from appliance.wallet_requests import Untranslatable, with_own_history
 from custody.chains import ChainError, ChainFacts, adapter_for, facts_for
-from custody.chains.evm.erc4527 import SIGN_REQUEST_UR_TYPE, SIGNATURE_UR_TYPE, encode_signature
 from custody.errors import CustodyError
 from custody.policy.engine import EXPLANATIONS, Approve, Code, Refuse, decide
 from custody.schemas.audit_log import AuditEntry, EntryKind
@@ -152,18 +152,19 @@ class Ceremony:
 
     def _handle(self, ur: UR) -> Answer:
         now = self.station.clock()
-        if ur.type == SIGN_REQUEST_UR_TYPE:
-            return self._eth_sign(ur, now)
+        if ur.type in WALLET_ENVELOPES:
+            return self._wallet(ur, now)
         try:
             request = SpendRequest.from_cbor(ur.cbor)
         except CustodyError as exc:
             return self._unreadable(ur.cbor, str(exc), now, StationCode.MALFORMED)
         return self._process(request, len(ur.cbor), now)
 
-    def _eth_sign(self, ur: UR, now: int) -> Answer:
-        """ERC-4527: the coordinator's SafeTx through the same policy, review, cards, HSM and log."""
+    def _wallet(self, ur: UR, now: int) -> Answer:
+        """A coordinator's envelope (ERC-4527, crypto-psbt): its chain payload made the station's own
+        request, through the same policy, review, cards, HSM and log, answered in that envelope."""
         try:
-            translated = translate(self.station.state_dir, ur.cbor, now)
+            translated = WALLET_ENVELOPES[ur.type](self.station.state_dir, ur.type, ur.cbor, now)
         except Untranslatable as exc:
             if exc.rows:
                 self.screen.review([f"{k:<15} {v}" for k, v in exc.rows] + [f"REFUSED: {exc.detail}"])
@@ -175,9 +176,9 @@ class Ceremony:
         response = SignatureResponse.from_cbor(answer.ur.cbor)
         key = translated.policy.vault.key(response.key_id)
         assert key is not None  # the station signed with its own vault key
-        signature = eth_signature(translated, key.public_key, response.chain_signature)
-        wrapped = UR(SIGNATURE_UR_TYPE, encode_signature(translated.wire.request_id, signature))
-        return replace(answer, ur=wrapped, response=response)
+        return replace(
+            answer, ur=translated.answer(key.public_key, response.chain_signature), response=response
+        )
 
     def _process(self, request: SpendRequest, size: int, now: int) -> Answer:
         station = self.station
@@ -317,7 +318,7 @@ class Ceremony:
         # The chain's own message first: what the chain checks. Then the statement over it and the log head.
         chain_signature = b""
         if chain is not None and policy.vault.chain is not None:
-            chain_signature = sealed.session.sign(key, chain.message)
+            chain_signature = b"".join(sealed.session.sign(key, m) for m in chain.messages)
             try:  # e.g. a Safe's v: recovery must give this station's own address
                 adapter_for(policy.vault.chain).check_signature(chain, key.public_key, chain_signature)
             except ChainError as exc:

@@ -4,65 +4,34 @@ and the signature answered as ``eth-signature``.
 The SafeTx is parsed from the typed data, matched to the installed Safe vault
 by chain id and Safe address, and decoded into facts exactly as from the
 station's own envelope. A single transfer becomes a withdrawal the policy
-checks like any other. Anything else is refused here with the reason
-(DELEGATECALL, unexplained calldata, a batch, or owner changes, which need
-the vault's own request because it names the new keys). The coordinator
-carries no vault history, so the station puts its own recent requests in
-(unsigned) and counts its own log alone: the vault-wide limits need the
-vault's own requests (docs/evm.md).
+checks like any other (appliance.wallet_requests). Anything else is refused
+here with the reason (DELEGATECALL, unexplained calldata, a batch, or owner
+changes, which need the vault's own request because it names the new keys).
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
-from appliance import policy_store
-from appliance.errors import StationStateError
+from airgap.ur.ur import UR
 from appliance.review import stamp
+from appliance.wallet_requests import Translated, Untranslatable, installed_policies, withdrawal_request
 from custody.chains.base import ChainError
 from custody.chains.evm.calls import OwnerCall, Unexplained
-from custody.chains.evm.erc4527 import EthSignRequest, parse_sign_request
+from custody.chains.evm.erc4527 import SIGNATURE_UR_TYPE, encode_signature, parse_sign_request
 from custody.chains.evm.facts import EvmFacts, parse
 from custody.chains.evm.safe_tx import checksum
 from custody.chains.evm.signatures import address_of, owner_signature
 from custody.policy.codes import Code
-from custody.policy.history import vault_view
-from custody.policy.vault_state import VaultState
 from custody.schemas.chain_evm import EvmBinding
-from custody.schemas.history import MAX_HISTORY, HistoryEntry
-from custody.schemas.request import SpendRequest, Withdraw
+from custody.schemas.request import Withdraw
 from custody.schemas.vault import StationPolicy
-
-#: How long a request made from an eth-sign-request stays valid (at most the vault's own lifetime).
-LIFETIME_SECONDS = 600
-
-
-class Untranslatable(Exception):
-    """Why the station will not sign what the coordinator sent, with the code it refuses under."""
-
-    def __init__(self, code: Code | None, detail: str, rows: list[tuple[str, str]] | None = None) -> None:
-        super().__init__(detail)
-        self.code = code  # None: not a request this station can read at all
-        self.detail = detail
-        self.rows = rows or []  # what the transaction does, for the screen
-
-
-@dataclass(frozen=True, slots=True)
-class Translated:
-    wire: EthSignRequest
-    request: SpendRequest
-    policy: StationPolicy
-    safe_tx_hash: bytes  # what the station's chain signature is over
 
 
 def _policy_for(state_dir: Path, chain_id: int, safe: bytes) -> StationPolicy:
-    for vault_id in policy_store.installed(state_dir):
-        try:
-            policy = policy_store.load(state_dir, vault_id)
-        except (policy_store.PolicyMissingError, StationStateError):
-            continue  # a damaged policy is refused when its own vault's request comes
+    for policy in installed_policies(state_dir):
         chain = policy.vault.chain
         if isinstance(chain, EvmBinding) and (chain.chain_id, chain.safe) == (chain_id, safe):
             return policy
@@ -88,7 +57,7 @@ def _refusal(facts: EvmFacts) -> tuple[Code, str]:
     )
 
 
-def translate(state_dir: Path, data: bytes, now: int) -> Translated:
+def translate(state_dir: Path, ur_type: str, data: bytes, now: int) -> Translated:
     """The station's request for an ``eth-sign-request``; Untranslatable with the reason otherwise."""
     try:
         wire = parse_sign_request(data)
@@ -126,31 +95,18 @@ def translate(state_dir: Path, data: bytes, now: int) -> Translated:
         amount=transfer.amount,
         destination=checksum(transfer.to),
     )
-    lifetime = min(LIFETIME_SECONDS, vault.rules.max_request_lifetime_seconds)
-    request = SpendRequest(
+    request = withdrawal_request(
+        policy,
         request_id=wire.request_id or hashlib.sha256(data).digest()[:16],
-        vault_id=vault.vault_id,
-        policy_digest=vault.digest(),
-        created_at=now,
-        expires_at=now + lifetime,
         action=action,
         payload=payload,
+        now=now,
         sequence=tx.nonce,
     )
-    return Translated(wire=wire, request=request, policy=policy, safe_tx_hash=facts.safe_tx_hash)
 
+    def answer(public_key: bytes, chain_signature: bytes) -> UR:
+        """The 65-byte owner signature (v by recovery, checked against this station's address)."""
+        signature = owner_signature(facts.safe_tx_hash, chain_signature, address_of(public_key))
+        return UR(SIGNATURE_UR_TYPE, encode_signature(wire.request_id, signature))
 
-def with_own_history(translated: Translated, state: VaultState, now: int) -> Translated:
-    """The request carrying this station's own recent requests as its history, unsigned: the
-    coordinator sends none, and the station trusts its own log for what it signed."""
-    request = translated.request
-    missing = vault_view(translated.policy.vault, state, request).missing(request, now)
-    entries = sorted(
-        (HistoryEntry(request=e.request, signatures=()) for e in missing), key=lambda e: e.request.digest()
-    )
-    return replace(translated, request=replace(request, history=tuple(entries[-MAX_HISTORY:])))
-
-
-def eth_signature(translated: Translated, public_key: bytes, chain_signature: bytes) -> bytes:
-    """The 65-byte owner signature (v by recovery, checked against this station's address)."""
-    return owner_signature(translated.safe_tx_hash, chain_signature, address_of(public_key))
+    return Translated(request=request, policy=policy, answer=answer)

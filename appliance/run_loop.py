@@ -18,7 +18,7 @@ from airgap.camera.frames import FrameSource
 from airgap.scan import ImageDecoder, Unreadable, messages
 from airgap.ur.ur import DecodeLimits, Progress, URDecoder
 from appliance.ceremony import Answer, Ceremony
-from custody.chains.evm.erc4527 import SIGN_REQUEST_UR_TYPE
+from appliance.wallet_envelopes import WALLET_ENVELOPES
 from custody.schemas.request import MAX_REQUEST_BYTES
 from custody.schemas.request import UR_TYPE as REQUEST_UR_TYPE
 
@@ -50,7 +50,7 @@ def run(
     found = messages(
         source.frames(),
         lambda: URDecoder(
-            limits=STATION_LIMITS, expected_types=frozenset({REQUEST_UR_TYPE, SIGN_REQUEST_UR_TYPE})
+            limits=STATION_LIMITS, expected_types=frozenset({REQUEST_UR_TYPE, *WALLET_ENVELOPES})
         ),
         decode_image=decode_image,
         idle_timeout=idle_timeout,

@@ -54,6 +54,9 @@ def _requests(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
             help="add this request to the vault history the stations count (repeat): one a station "
             "signed whose answer never came back, as that station's refusal names it",
         )
+        if p.prog.split()[-1] in ("withdraw", "execute"):
+            p.add_argument("--fee-rate", type=positive, metavar="SAT/VB", help="bitcoin: default 10")
+            p.add_argument("--psbt", metavar="FILE", help="bitcoin: another coordinator's unsigned PSBT")
         p.set_defaults(func=requests.cmd_request)
 
     for kind, text in (

@@ -53,9 +53,12 @@ def enrol_and_vault(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--max-fee", metavar="AMOUNT", help="the most one request may pay in fees, whole units")
     p.add_argument(
         "--chain",
-        choices=[*sorted(CHIA_NETWORKS), "evm"],
-        help="the Chia network, or evm for a Safe, the vault lives on (none: a statement vault)",
+        choices=[*sorted(CHIA_NETWORKS), "evm", "bitcoin"],
+        help="the Chia network, evm for a Safe, or bitcoin for a P2WSH multisig, the vault lives on "
+        "(none: a statement vault)",
     )
+    p.add_argument("--network", help="bitcoin: mainnet, testnet, signet or regtest (default: regtest)")
+    p.add_argument("--max-fee-rate", type=positive, metavar="SAT/VB", help="bitcoin: the fee-rate cap")
     for flag, meta, text in (
         ("--chain-id", "N", "evm: the chain id (default: the embedded EVM's)"),
         ("--safe", "0xADDRESS", "evm: an existing Safe (default: the embedded EVM deploys one)"),
@@ -114,6 +117,12 @@ def enrol_and_vault(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p = subcommand(vsub, "export", "write the vault definition (VAULT.cbor) for 'host verify'", json=False)
     p.add_argument("vault_id", metavar="VAULT")
     p.add_argument("--out", required=True, metavar="VAULT.cbor")
+    p.add_argument(
+        "--format",
+        choices=("cbor", "descriptor"),
+        default="cbor",
+        help="descriptor: a Bitcoin vault's BIP-380 descriptor, for a watch-only wallet (Sparrow, Specter)",
+    )
     p.add_argument(
         "--opening", metavar="OPENING.json", help="also write the salt that opens its published commitment"
     )

@@ -24,3 +24,21 @@ def load_vectors(name: str) -> Any:
 @pytest.fixture
 def vectors() -> Any:
     return load_vectors
+
+
+@pytest.fixture(scope="session")
+def regtest(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """One litecoind regtest node (Bitcoin's segwit v0 rules) on 127.0.0.1 for the whole run, stopped
+    at its end; tests fund their own vault scripts on it, so they do not see each other's coins."""
+    import shutil
+
+    from host.chain.bitcoin_regtest import RegtestNode
+
+    if shutil.which("litecoind") is None:
+        pytest.skip("litecoind is not installed (scripts/setup)")
+    node = RegtestNode(tmp_path_factory.mktemp("regtest"))
+    node.start()
+    try:
+        yield node
+    finally:
+        node.stop()

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from custody.schemas.request import SpendRequest
     from custody.schemas.vault import VaultDefinition
 
-__all__ = ["ChainAdapter", "ChainError", "ChainFacts", "adapter_for", "chain_message", "facts_for"]
+__all__ = ["ChainAdapter", "ChainError", "ChainFacts", "adapter_for", "chain_messages", "facts_for"]
 
 
 def adapter_for(binding: ChainBinding) -> ChainAdapter:
@@ -31,6 +31,10 @@ def adapter_for(binding: ChainBinding) -> ChainAdapter:
         from custody.chains.evm.adapter import EvmAdapter
 
         return EvmAdapter()
+    if binding.chain == "bitcoin":
+        from custody.chains.bitcoin.adapter import BitcoinAdapter
+
+        return BitcoinAdapter()
     raise ChainError(f"no adapter for chain {binding.chain!r}")
 
 
@@ -53,10 +57,11 @@ def facts_for(vault: VaultDefinition, request: SpendRequest) -> ChainFacts | Non
 
 
 @lru_cache(maxsize=32)
-def chain_message(vault: VaultDefinition, request: SpendRequest) -> bytes | None:
-    """What each key of ``vault`` signs for the chain to approve ``request``; None for a statement vault.
+def chain_messages(vault: VaultDefinition, request: SpendRequest) -> tuple[bytes, ...] | None:
+    """What each key of ``vault`` signs for the chain to approve ``request`` (a response's chain
+    signature is one 64-byte signature per message, in order); None for a statement vault.
 
     Cached: every response to one request is checked against the same message.
     """
     facts = facts_for(vault, request)
-    return None if facts is None else facts.message
+    return None if facts is None else facts.messages

@@ -29,8 +29,9 @@ class ChainFacts(Protocol):
     """What a station derived from a chain payload."""
 
     @property
-    def message(self) -> bytes:
-        """The 32 bytes each station key signs for the chain."""
+    def messages(self) -> tuple[bytes, ...]:
+        """The 32-byte digests each station key signs for the chain, in order: one for a Chia spend
+        or a SafeTx, one per input for a Bitcoin transaction."""
         ...
 
     def review_rows(self, vault: VaultDefinition, stamp: Callable[[int], str]) -> list[tuple[str, str]]:

@@ -51,6 +51,9 @@ class Code(StrEnum):
     DELEGATECALL = "delegatecall"
     GAS_REFUND = "gas-refund"
     NONCE = "nonce"
+    FOREIGN_INPUT = "foreign-input"
+    INPUT_UNPROVEN = "input-unproven"
+    SIGHASH = "sighash-not-all"
 
 
 #: What each refusal means, for the custodians' screen and the refusal message.
@@ -106,5 +109,11 @@ EXPLANATIONS: dict[Code, str] = {
     "2025 pattern). Only the vault's allowlisted MultiSendCallOnly may be, and its calls are each checked.",
     Code.GAS_REFUND: "The transaction pays a gas refund out of the vault (gas price, base gas, gas token, "
     "refund receiver or Safe gas set): the vault pays no one for executing it.",
+    Code.FOREIGN_INPUT: "An input is not locked by the vault's own witness script: the station signs only "
+    "the vault's coins.",
+    Code.INPUT_UNPROVEN: "An input's amount is not proven by its whole previous transaction (missing, or a "
+    "witness_utxo that disagrees with it): a lied amount hides a huge fee (the segwit fee attack).",
+    Code.SIGHASH: "An input asks for a signature type other than SIGHASH_ALL: the signature would not cover "
+    "every input and output, so others could be changed after signing.",
     Code.NONCE: "The nonce is not the vault's next one: it would reuse a nonce already signed, or skip one.",
 }

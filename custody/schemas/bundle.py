@@ -11,12 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from custody.chains import chain_message
+from custody.chains import chain_messages
 from custody.errors import CustodyError, SchemaError
 from custody.schemas import strict
 from custody.schemas.request import SpendRequest, signatures_needed
 from custody.schemas.response import SignatureResponse
-from custody.schemas.signatures import SignatureError, verify_signature
+from custody.schemas.signatures import SignatureError, split_chain_signature, verify_signature
 from custody.schemas.vault import MAX_KEYS, VaultDefinition
 
 UR_TYPE = "x-signed-bundle"
@@ -97,10 +97,10 @@ def _check_chain_signature(
 ) -> Finding | None:
     """The signature the chain checks: over the message derived from the request's own payload."""
     try:
-        message = chain_message(vault, request)
+        messages = chain_messages(vault, request)
     except CustodyError as exc:
         return Finding(Problem.TAMPERED, f"the request's chain payload: {exc}")
-    if message is None:
+    if messages is None:
         if response.chain_signature:
             return Finding(Problem.TAMPERED, "a chain signature on a request no chain honours")
         return None
@@ -108,8 +108,13 @@ def _check_chain_signature(
     assert key is not None  # checked by the caller
     if not response.chain_signature:
         return Finding(Problem.BAD_SIGNATURE, f"{key.station} gave no chain signature")
+    chunks = split_chain_signature(response.chain_signature)
+    if len(chunks) != len(messages):
+        detail = f"{key.station} gave {len(chunks)} chain signature(s) for {len(messages)} message(s)"
+        return Finding(Problem.BAD_SIGNATURE, detail)
     try:
-        verify_signature(key.algorithm, key.public_key, message, response.chain_signature)
+        for message, signature in zip(messages, chunks, strict=True):
+            verify_signature(key.algorithm, key.public_key, message, signature)
     except SignatureError as exc:
         return Finding(Problem.BAD_SIGNATURE, f"chain signature from {key.station}: {exc}")
     return None

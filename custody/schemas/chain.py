@@ -15,6 +15,7 @@ from typing import Any
 
 from custody.errors import SchemaError
 from custody.schemas import strict
+from custody.schemas.chain_bitcoin import BitcoinBinding
 from custody.schemas.chain_evm import EvmBinding
 
 
@@ -119,7 +120,7 @@ class ChiaBinding:
         )
 
 
-ChainBinding = ChiaBinding | EvmBinding
+ChainBinding = ChiaBinding | EvmBinding | BitcoinBinding
 
 
 def binding_from_map(value: Any, *, what: str) -> ChainBinding | None:
@@ -128,4 +129,6 @@ def binding_from_map(value: Any, *, what: str) -> ChainBinding | None:
         return None
     if isinstance(value, dict) and value.get("chain") == EvmBinding.chain:
         return EvmBinding.from_map(value, what=what)
+    if isinstance(value, dict) and value.get("chain") == BitcoinBinding.chain:
+        return BitcoinBinding.from_map(value, what=what)
     return ChiaBinding.from_map(value, what=what)

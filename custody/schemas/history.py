@@ -27,6 +27,7 @@ from custody.errors import SchemaError
 from custody.schemas import strict
 from custody.schemas.actions import REQUEST_ID_LEN, Action, action_from_map, action_to_map
 from custody.schemas.digests import Tag, tagged_digest
+from custody.schemas.signatures import check_chain_signature
 from custody.schemas.vault import MAX_AMOUNT, MAX_KEYS, check_vault_id
 
 CORE_VERSION = 2
@@ -185,8 +186,7 @@ class HistorySignature:
         strict.natural(v["audit_seq"], what=what, name="audit_seq", positive=True)
         strict.sized(v["log_head"], what=what, name="log_head", length=32)
         strict.sized(v["signature"], what=what, name="signature", length=64)
-        if len(v["chain_signature"]) not in (0, 64):
-            raise SchemaError(f"{what}: chain_signature must be empty or 64 bytes")
+        check_chain_signature(v["chain_signature"], what=what)
         return cls(**v)
 
 

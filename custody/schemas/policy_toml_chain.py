@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from custody.schemas.chain import ChainBinding, ChiaBinding
+from custody.schemas.chain_bitcoin import BitcoinBinding
 
 Fail = Callable[[str, str], Exception]
 Check = Callable[[dict[str, Any], str, dict[str, Any]], dict[str, Any]]
@@ -30,6 +31,7 @@ EVM_TABLE: dict[str, Any] = {
     "multisend": str,
     "tokens": list,
 }
+BITCOIN_TABLE: dict[str, Any] = {"chain": str, "network": str, "address": str, "max_fee_rate": int}
 TOKEN_TABLE: dict[str, Any] = {
     "address": str,
     "symbol": str,
@@ -53,6 +55,8 @@ def compile_chain(
     table: dict[str, Any], check: Check, fail: Fail, duration: Callable[[Any, str], int]
 ) -> dict[str, Any]:
     """The binding's CBOR map from its TOML table."""
+    if table.get("chain") == "bitcoin":
+        return check(table, "vault.chain", BITCOIN_TABLE)
     if table.get("chain") == "evm":
         c = check(table, "vault.chain", EVM_TABLE)
         tokens = []
@@ -93,6 +97,13 @@ def render_chain(binding: ChainBinding, format_duration: Callable[[int], str]) -
             ),
             f'recovery_penalty = "{format_duration(binding.recovery_penalty_seconds)}"  '
             "# added to the rekey delay per missing signer",
+        ]
+    if isinstance(binding, BitcoinBinding):
+        return [
+            *out,
+            f'network = "{binding.network}"',
+            f'address = "{binding.address}"  # wsh(sortedmulti) of the vault\'s keys; change returns here',
+            f"max_fee_rate = {binding.max_fee_rate}  # sat/vB; the fee itself is capped by max_fee",
         ]
     from custody.chains.evm.safe_tx import checksum
 

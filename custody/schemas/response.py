@@ -31,13 +31,15 @@ from custody.schemas import strict
 from custody.schemas.actions import REQUEST_ID_LEN
 from custody.schemas.digests import Tag, tagged_digest
 from custody.schemas.key_record import Algorithm, parse_algorithm
-from custody.schemas.signatures import verify_signature
+from custody.schemas.signatures import MAX_CHAIN_SIGNATURES, check_chain_signature, verify_signature
 from custody.schemas.vault import check_vault_id
 
 RESPONSE_UR_TYPE = "x-signature-response"
 REFUSAL_UR_TYPE = "x-refusal"
 VERSION = 2
 MAX_TEXT = 512
+#: The fields, and a chain signature for every input a Bitcoin spend may have.
+MAX_RESPONSE_BYTES = 1024 + 64 * MAX_CHAIN_SIGNATURES
 
 _RESPONSE_FIELDS: dict[str, type] = {
     "version": int,
@@ -98,7 +100,8 @@ class SignatureResponse:
     @classmethod
     def from_cbor(cls, data: bytes) -> SignatureResponse:
         what = "signature response"
-        v = strict.fields(strict.decode(data, what=what, max_bytes=4096), _RESPONSE_FIELDS, what=what)
+        decoded = strict.decode(data, what=what, max_bytes=MAX_RESPONSE_BYTES)
+        v = strict.fields(decoded, _RESPONSE_FIELDS, what=what)
         strict.version(v["version"], VERSION, what=what)
         strict.sized(v["request_id"], what=what, name="request_id", length=REQUEST_ID_LEN)
         strict.sized(v["request_digest"], what=what, name="request_digest", length=32)
@@ -108,8 +111,7 @@ class SignatureResponse:
         strict.natural(v["audit_seq"], what=what, name="audit_seq", positive=True)
         strict.sized(v["log_head"], what=what, name="log_head", length=32)
         strict.timestamp(v["approved_at"], what=what, name="approved_at")
-        if len(v["chain_signature"]) not in (0, 64):
-            raise SchemaError(f"{what}: chain_signature must be empty or 64 bytes")
+        check_chain_signature(v["chain_signature"], what=what)
         strict.sized(v["signature"], what=what, name="signature", length=64)
         algorithm = parse_algorithm(v["algorithm"], what=what)
         del v["version"]

@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed, encode_dss_signature
 
-from custody.errors import CustodyError
+from custody.errors import CustodyError, SchemaError
 from custody.schemas.key_record import Algorithm
 
 SECP256K1_ORDER = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
@@ -77,3 +77,21 @@ def canonical_signature(algorithm: Algorithm, signature: bytes) -> bytes:
         return signature
     s = int.from_bytes(signature[32:], "big")
     return signature[:32] + min(s, order - s).to_bytes(32, "big")
+
+
+#: A chain signature is one 64-byte signature per chain message: one for a Chia spend or a SafeTx,
+#: one per input of a Bitcoin transaction (at most this many inputs are signed).
+MAX_CHAIN_SIGNATURES = 100
+
+
+def check_chain_signature(value: bytes, *, what: str) -> bytes:
+    """Empty (a statement vault) or 1 to MAX_CHAIN_SIGNATURES signatures of 64 bytes."""
+    if len(value) % 64 or len(value) > 64 * MAX_CHAIN_SIGNATURES:
+        raise SchemaError(
+            f"{what}: chain_signature must be up to {MAX_CHAIN_SIGNATURES} signatures of 64 bytes"
+        )
+    return value
+
+
+def split_chain_signature(value: bytes) -> list[bytes]:
+    return [value[i : i + 64] for i in range(0, len(value), 64)]

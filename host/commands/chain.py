@@ -16,6 +16,7 @@ from custody.chains.chia.recovery import vault_custody
 from custody.errors import SchemaError
 from custody.schemas.bundle import SignedBundle
 from custody.schemas.chain import CHIA_NETWORKS, ChiaBinding
+from custody.schemas.chain_bitcoin import BitcoinBinding
 from custody.schemas.chain_evm import EvmBinding
 from custody.schemas.policy_toml import parse_duration
 from custody.schemas.request import Announce, SlowRekey
@@ -125,6 +126,10 @@ def cmd_submit(ctx: Context) -> int:
     findings = chain_findings(vault, signed, now)
     if findings:
         raise ChainRejected("not submitted: " + "; ".join(f"{f.problem.value}: {f.text}" for f in findings))
+    if isinstance(vault.chain, BitcoinBinding):
+        from host.commands.bitcoin import cmd_submit_bitcoin
+
+        return cmd_submit_bitcoin(ctx, vault, signed)
     if isinstance(vault.chain, EvmBinding):
         from host.commands.evm import cmd_submit_safe
 
@@ -231,6 +236,10 @@ def cmd_vault_balance(ctx: Context) -> int:
     if row is None:
         raise UsageError(f"no vault {ctx.args.vault_id!r} in the registry")
     vault = row.definition
+    if isinstance(vault.chain, BitcoinBinding):
+        from host.commands.bitcoin import cmd_balance_bitcoin
+
+        return cmd_balance_bitcoin(ctx, vault)
     if isinstance(vault.chain, EvmBinding):
         from host.commands.evm import cmd_balance_safe
 
@@ -289,6 +298,8 @@ def cmd_vault_fund(ctx: Context) -> int:
     if row is None:
         raise UsageError(f"no vault {ctx.args.vault_id!r} in the registry")
     vault = row.definition
+    if isinstance(vault.chain, BitcoinBinding):
+        raise UsageError(f"send bitcoin from your wallet to the vault's address, {vault.chain.address}")
     if isinstance(vault.chain, EvmBinding):
         from host.commands.evm import cmd_fund_safe
 

@@ -11,6 +11,8 @@ from airgap.scan import Unreadable
 from airgap.ur.ur import UR, DecodeLimits
 from custody.errors import CustodyError
 from custody.schemas.bundle import SignedBundle
+from custody.schemas.chain import ChiaBinding
+from custody.schemas.chain_bitcoin import BitcoinBinding
 from custody.schemas.chain_evm import EvmBinding
 from custody.schemas.request import signatures_needed
 from custody.schemas.response import REFUSAL_UR_TYPE, RESPONSE_UR_TYPE, Refusal, SignatureResponse
@@ -226,7 +228,7 @@ def cmd_status(ctx: Context) -> int:
 def _chain_spend(ctx: Context, vault: VaultDefinition, bundle: SignedBundle, now: int) -> list[str]:
     """A chain vault's assembled spend, judged offline now and written where asked; what to tell the
     operator about it. UsageError with the chain's reasons."""
-    chia = vault.chain is not None and not isinstance(vault.chain, EvmBinding) and bundle.request.payload
+    chia = isinstance(vault.chain, ChiaBinding) and bundle.request.payload
     if not chia and ctx.args.spend_bundle is not None:
         raise UsageError(f"--spend-bundle: vault {vault.vault_id!r} has no Chia spend")
     if vault.chain is None or not bundle.request.payload:
@@ -242,6 +244,10 @@ def _chain_spend(ctx: Context, vault: VaultDefinition, bundle: SignedBundle, now
     final = final_spend(vault, bundle)
     if isinstance(vault.chain, EvmBinding):
         return _safe_files(ctx, vault, bundle, final)
+    if isinstance(vault.chain, BitcoinBinding):
+        from host.commands.bitcoin import final_files
+
+        return final_files(vault, final, Path(ctx.args.out))
     from chia_wallet_sdk import SpendBundle
 
     from custody.chains.chia.assemble import push_tx_text

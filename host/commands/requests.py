@@ -18,6 +18,7 @@ from airgap.ur.ur import UR
 from custody.chains import facts_for
 from custody.errors import CustodyError
 from custody.policy.engine import CLOCK_SKEW_SECONDS
+from custody.schemas.chain_bitcoin import BitcoinBinding
 from custody.schemas.chain_evm import EvmBinding
 from custody.schemas.policy_toml import format_duration, parse_duration
 from custody.schemas.request import (
@@ -101,6 +102,11 @@ def _action(ctx: Context, kind: str) -> tuple[str, Action]:
             destination=ann.destination,
         )
     vault = _current(ctx, a.vault_id).definition
+    if isinstance(vault.chain, BitcoinBinding):
+        raise UsageError(
+            f"a {kind} of a Bitcoin vault is a new address: define the new vault (host vault create), "
+            "then withdraw this one's coins to it"
+        )
     keys = vault_keys(ctx, a.station, a.vault_id) if kind in ("rekey", "slow-rekey") else vault.keys
     if kind != "raise-lock" and not 1 <= a.threshold <= len(keys):
         raise UsageError(f"--threshold must be between 1 and {len(keys)}")
@@ -139,7 +145,7 @@ def _included(ctx: Context, vault_id: str) -> frozenset[bytes]:
     return frozenset(found)
 
 
-Payload = tuple[bytes, int, frozenset[bytes]]
+Payload = tuple[bytes, int, frozenset[bytes], int]  # payload, sequence, history ids, fee
 
 
 def _payload(
@@ -151,9 +157,11 @@ def _payload(
     if vault.chain is None:
         if fee:
             raise UsageError("a statement vault pays no chain fee: drop --fee")
-        return b"", 0, frozenset()
+        return b"", 0, frozenset(), fee
     if isinstance(vault.chain, EvmBinding):
         return _safe_payload(ctx, vault, action, fee)
+    if isinstance(vault.chain, BitcoinBinding):
+        return _bitcoin_payload(ctx, vault, action, fee)
     from host.chain.spends import payload_for
     from host.commands.chain import backend_for
 
@@ -164,7 +172,7 @@ def _payload(
         target = row.request
     backend = backend_for(ctx, vault)
     slow = slow_rekeys(ctx, vault.vault_id)
-    return payload_for(backend, generations, action, fee, expires, now, target, slow), 0, frozenset()
+    return payload_for(backend, generations, action, fee, expires, now, target, slow), 0, frozenset(), fee
 
 
 def _safe_payload(ctx: Context, vault: VaultDefinition, action: Action, fee: int) -> Payload:
@@ -177,11 +185,25 @@ def _safe_payload(ctx: Context, vault: VaultDefinition, action: Action, fee: int
     if not adapter_for(vault.chain).needs_payload(action):
         if fee:
             raise UsageError(f"a {action.kind.value} on a Safe is a statement: it pays no fee")
-        return b"", 0, frozenset()
+        return b"", 0, frozenset(), fee
     nonce, before = next_nonce(ctx.registry, vault)
     state = read_for_request(ctx, vault, nonce)
     payload = safe_tx_for(vault, action, fee, nonce, state).to_payload()
-    return payload, nonce, frozenset({before} if before is not None else ())
+    return payload, nonce, frozenset({before} if before is not None else ()), fee
+
+
+def _bitcoin_payload(ctx: Context, vault: VaultDefinition, action: Action, fee: int) -> Payload:
+    """A PSBT from the vault's coins at the node (or another coordinator's); its fee is the request's."""
+    from custody.chains import adapter_for
+    from host.commands.bitcoin import psbt_for
+
+    assert vault.chain is not None
+    if fee:
+        raise UsageError("a Bitcoin request's fee is the PSBT's: give --fee-rate instead of --fee")
+    if not adapter_for(vault.chain).needs_payload(action):
+        return b"", 0, frozenset(), 0
+    psbt, fee = psbt_for(ctx, vault, action)
+    return psbt, 0, frozenset(), fee
 
 
 def cmd_request(ctx: Context) -> int:
@@ -195,7 +217,9 @@ def cmd_request(ctx: Context) -> int:
     created = now - CLOCK_SKEW_SECONDS // 5  # a station clock a minute behind still sees it as created
     expires = created + _lifetime(ctx, vault.rules.max_request_lifetime_seconds)
     fee = parse_amount(getattr(ctx.args, "fee", None) or "0", vault.asset, zero=True)
-    payload, sequence, needed = _payload(ctx, [g.definition for g in generations], action, fee, expires, now)
+    payload, sequence, needed, fee = _payload(
+        ctx, [g.definition for g in generations], action, fee, expires, now
+    )
     request = SpendRequest(
         request_id=os.urandom(REQUEST_ID_LEN),
         vault_id=vault_id,

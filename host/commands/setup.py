@@ -12,6 +12,7 @@ from airgap.files import atomic_write
 from airgap.scan import Unreadable
 from airgap.ur.ur import DecodeLimits
 from custody.schemas.chain import ChainBinding, ChiaBinding
+from custody.schemas.chain_bitcoin import BitcoinBinding
 from custody.schemas.chain_evm import EvmBinding
 from custody.schemas.commitment import SALT_LEN, vault_commitment
 from custody.schemas.key_record import UR_TYPE as KEY_RECORD_UR_TYPE
@@ -139,7 +140,11 @@ def cmd_vault_create(ctx: Context) -> int:
     if a.asset is not None:
         asset = _asset(a.asset)
     chain: ChainBinding | None = None
-    if a.chain == "evm":
+    if a.chain == "bitcoin":
+        from host.commands.bitcoin import BTC
+
+        asset = asset or BTC  # the binding names the keys' address: made once the keys are known
+    elif a.chain == "evm":
         from host.commands.evm import evm_asset
 
         template_evm = template_chain if isinstance(template_chain, EvmBinding) else None
@@ -169,6 +174,11 @@ def cmd_vault_create(ctx: Context) -> int:
         flags = ", ".join("--" + f.replace("_seconds", "").replace("_", "-") for f in missing)
         raise UsageError(f"these rules are not set: {flags} (or start from --template FILE)")
     keys = vault_keys(ctx, a.station, a.vault_id)
+    if a.chain == "bitcoin":
+        from host.commands.bitcoin import bitcoin_binding
+
+        template_btc = template_chain if isinstance(template_chain, BitcoinBinding) else None
+        asset, chain = bitcoin_binding(ctx, asset, keys, template_btc)
     definition = VaultDefinition(
         vault_id=a.vault_id,
         generation=1,
@@ -183,7 +193,7 @@ def cmd_vault_create(ctx: Context) -> int:
         from host.commands.evm import bind_evm
 
         definition = bind_evm(ctx, definition)  # created or found on chain only once all else holds
-    elif chain is not None:
+    elif isinstance(chain, ChiaBinding):
         from host.commands.chain import bind
 
         definition = bind(ctx, definition)  # minted or found on chain only once all else holds
@@ -270,6 +280,15 @@ def cmd_vault_show(ctx: Context) -> int:
 def cmd_vault_export(ctx: Context) -> int:
     row = _vault(ctx)
     d = row.definition
+    if ctx.args.format == "descriptor":
+        from host.commands.bitcoin import bitcoin_of, write_descriptor
+
+        bitcoin_of(d)
+        text = write_descriptor(d, Path(ctx.args.out))
+        ctx.say(f"vault {d.vault_id} generation {d.generation}: descriptor written to {ctx.args.out}")
+        ctx.say(f"  {text}")
+        ctx.say("  one address, change returns to it: the HSM keys have no BIP32 derivation")
+        return 0
     atomic_write(Path(ctx.args.out), d.to_cbor())
     ctx.say(f"vault {d.vault_id} generation {d.generation} written to {ctx.args.out}")
     ctx.say(f"  digest {d.digest().hex()}")

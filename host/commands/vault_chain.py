@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from custody.schemas.chain_bitcoin import BitcoinBinding
 from custody.schemas.chain_evm import EvmBinding
 from custody.schemas.policy_toml import format_duration
 from custody.schemas.vault import VaultDefinition
@@ -46,6 +47,16 @@ def chain_lines(d: VaultDefinition) -> list[tuple[str, str]]:
         if evm.multisend:
             lines.append(("multisend", f"{checksum(evm.multisend)} (MultiSendCallOnly)"))
         return lines
+    if isinstance(d.chain, BitcoinBinding):
+        from custody.chains.bitcoin.script import descriptor
+
+        btc = d.chain
+        return [
+            ("chain", btc.name),
+            ("address", f"{btc.address} (one address: change returns to it)"),
+            ("descriptor", descriptor([k.public_key for k in d.keys], d.threshold)),
+            ("fee rate", f"at most {btc.max_fee_rate} sat/vB"),
+        ]
     from custody.chains.chia.custody import address, p2_puzzle_hash
     from custody.chains.chia.recovery import vault_custody
 

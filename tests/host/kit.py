@@ -17,7 +17,7 @@ from pathlib import Path
 from airgap.qr.render import animation_frames
 from airgap.qr.sinks import write_png_folder
 from airgap.ur.ur import UR
-from custody.chains import chain_message
+from custody.chains import chain_messages
 from custody.schemas.audit_log import (
     GENESIS,
     AuditEntry,
@@ -69,8 +69,8 @@ class FakeStation:
         approve = self.log(
             EntryKind.APPROVE, {"request": request.core().to_cbor(), "request_digest": digest}, at
         )
-        message = chain_message(vault, request) if vault is not None else None
-        chain = {"chain_signature": self.key.sign(message)} if message is not None else {}
+        messages = chain_messages(vault, request) if vault is not None else None
+        chain = {"chain_signature": b"".join(map(self.key.sign, messages))} if messages is not None else {}
         response = self.key.respond(
             request, audit_seq=approve.seq, log_head=approve.hash, approved_at=at, **chain
         )

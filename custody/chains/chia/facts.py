@@ -79,6 +79,10 @@ class ChiaFacts:
         """What every member signs: sha256(delegated puzzle hash || vault coin id), 32 bytes."""
         return hashlib.sha256(self.signed_hash + self.vault_coin_id).digest()
 
+    @property
+    def messages(self) -> tuple[bytes, ...]:
+        return (self.message,)
+
     def review_rows(self, vault: VaultDefinition, stamp: Callable[[int], str]) -> list[tuple[str, str]]:
         fmt = vault.asset.format
         rows = [

@@ -58,6 +58,10 @@ class EvmFacts:
     def message(self) -> bytes:
         return self.safe_tx_hash
 
+    @property
+    def messages(self) -> tuple[bytes, ...]:
+        return (self.safe_tx_hash,)
+
     def transfers(self) -> list[NativeTransfer | TokenTransfer]:
         return [e for e in self.effects if isinstance(e, NativeTransfer | TokenTransfer)]
 

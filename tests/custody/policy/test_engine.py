@@ -421,6 +421,9 @@ CHAIN_CODES = {
     Code.DELEGATECALL,
     Code.GAS_REFUND,
     Code.NONCE,
+    Code.FOREIGN_INPUT,
+    Code.INPUT_UNPROVEN,
+    Code.SIGHASH,
 }
 
 

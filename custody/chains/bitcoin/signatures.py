@@ -1,0 +1,113 @@
+"""A station's signatures as the PSBT carries them, and the finalized transaction built from M of them.
+
+A station's response holds one 64-byte low-S r || s per input, in input
+order (custody.schemas.response); on the chain each is DER with the
+SIGHASH_ALL byte after it. The witness of a ``sortedmulti`` input is the
+CHECKMULTISIG dummy, then M signatures in the order of the sorted keys,
+then the witness script (BIP-143, BIP-67).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
+from embit import ec
+from embit.psbt import PSBT
+from embit.script import Script, Witness
+from embit.transaction import SIGHASH, Transaction
+
+from custody.chains.base import ChainError
+from custody.chains.bitcoin.script import witness_script
+from custody.schemas.key_record import Algorithm
+from custody.schemas.signatures import SignatureError, verify_signature
+
+SIGNATURE_LEN = 64
+
+
+def split(chain_signature: bytes, count: int) -> list[bytes]:
+    """The per-input signatures; ChainError unless there is exactly one per input."""
+    if len(chain_signature) != SIGNATURE_LEN * count:
+        raise ChainError(f"{len(chain_signature) // SIGNATURE_LEN} signature(s) for {count} input(s)")
+    return [chain_signature[i : i + SIGNATURE_LEN] for i in range(0, len(chain_signature), SIGNATURE_LEN)]
+
+
+def check(sighashes: tuple[bytes, ...], public_key: bytes, chain_signature: bytes) -> None:
+    """Each input's signature verifies, low-S, for ``public_key`` over that input's sighash."""
+    pairs = zip(sighashes, split(chain_signature, len(sighashes)), strict=True)
+    for n, (digest, signature) in enumerate(pairs):
+        try:
+            verify_signature(Algorithm.SECP256K1, public_key, digest, signature)
+        except SignatureError as exc:
+            raise ChainError(f"input {n}: {exc}") from None
+
+
+def der(signature: bytes) -> bytes:
+    """r || s as the chain carries it: DER, then the SIGHASH_ALL byte."""
+    r, s = int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
+    return encode_dss_signature(r, s) + bytes([SIGHASH.ALL])
+
+
+def raw(chain_der: bytes) -> bytes:
+    """The r || s of a DER signature with its SIGHASH_ALL byte; ChainError for anything else."""
+    if not chain_der or chain_der[-1] != SIGHASH.ALL:
+        raise ChainError("a partial signature is not SIGHASH_ALL")
+    try:
+        r, s = decode_dss_signature(chain_der[:-1])
+    except ValueError:
+        raise ChainError("a partial signature is not DER") from None
+    if encode_dss_signature(r, s) != chain_der[:-1] or r >= 2**256 or s >= 2**256:
+        raise ChainError("a partial signature is not strict DER")
+    return r.to_bytes(32, "big") + s.to_bytes(32, "big")
+
+
+def with_signatures(psbt: PSBT, public_key: bytes, signatures: list[bytes]) -> PSBT:
+    """A copy of ``psbt`` carrying ``public_key``'s partial signature on every input."""
+    out = copy.deepcopy(psbt)
+    key = ec.PublicKey.parse(public_key)
+    for scope, signature in zip(out.inputs, signatures, strict=True):
+        scope.partial_sigs[key] = der(signature)
+    return out
+
+
+def finalize(psbt: PSBT, signatures: Mapping[bytes, list[bytes]], threshold: int) -> PSBT:
+    """The PSBT with every input finalized from the first ``threshold`` signers in sorted-key order.
+
+    ``signatures`` maps each signing key to its per-input r || s. ChainError
+    when fewer than ``threshold`` keys signed. The vault's keys are all the
+    keys in the witness script, so the caller passes the script's keys.
+    """
+    signers = sorted(signatures)[:threshold]
+    if len(signers) < threshold:
+        raise ChainError(f"{len(signatures)} of the {threshold} signatures a spend needs")
+    out = copy.deepcopy(psbt)
+    for n, scope in enumerate(out.inputs):
+        script = scope.witness_script
+        if script is None:
+            raise ChainError(f"input {n} carries no witness script")
+        items = [b"", *(der(signatures[k][n]) for k in signers), script.data]
+        scope.final_scriptwitness = Witness(items)
+        scope.partial_sigs.clear()
+        scope.sighash_type = None
+        scope.witness_script = None
+    return out
+
+
+def vault_script_psbt(psbt: PSBT, public_keys: list[bytes], threshold: int) -> PSBT:
+    """``psbt`` with the vault's witness script on every input (a coordinator may leave it out)."""
+    out = copy.deepcopy(psbt)
+    script = Script(witness_script(public_keys, threshold))
+    for scope in out.inputs:
+        scope.witness_script = script
+    return out
+
+
+def extract(psbt: PSBT) -> Transaction:
+    """The network transaction of a finalized PSBT."""
+    tx = copy.deepcopy(psbt.tx)
+    for n, (vin, scope) in enumerate(zip(tx.vin, psbt.inputs, strict=True)):
+        if scope.final_scriptwitness is None:
+            raise ChainError(f"input {n} is not finalized")
+        vin.witness = Witness(list(scope.final_scriptwitness.items))
+    return tx
