@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
+from demo_bitcoin import BTC_VAULT, BitcoinDemo, bitcoin_phases
 from demo_evm import SAFE_VAULT, SafeDemo, safe_phases
 from demo_steps import (
     AMOUNT,
@@ -42,6 +43,15 @@ from demo_steps import (
 from demo_transcript import StepFailed, Transcript, require
 
 MARKER = ".airgap-demo"
+#: Each chain's demo, and what it runs.
+FLAVOURS: dict[str, tuple[type[Demo], str]] = {
+    "chia": (Demo, f"3-of-5 Chia cold vault {VAULT!r} on the Chia Simulator"),
+    "evm": (SafeDemo, f"3-of-5 Safe vault {SAFE_VAULT!r} on the embedded EVM (Safe 1.4.1 in py-evm)"),
+    "bitcoin": (
+        BitcoinDemo,
+        f"2-of-3 Bitcoin vault {BTC_VAULT!r} (wsh sortedmulti) on a litecoind regtest node",
+    ),
+}
 
 
 def prepare(out: Path) -> None:
@@ -79,17 +89,14 @@ def run_demo(
     isolate_softhsm(out, SOFTHSM_MODULE)
     t = Transcript(streams, out)
     calendar = SimulatedCalendar(start if start is not None else int(time.time()))
-    demo = Demo(out, t, calendar, seed) if chain == "chia" else SafeDemo(out, t, calendar, seed)
-    where = (
-        f"Chia cold vault {VAULT!r} on the Chia Simulator"
-        if chain == "chia"
-        else f"Safe vault {SAFE_VAULT!r} on the embedded EVM (Safe 1.4.1 in py-evm)"
-    )
-    t.say(f"3-of-5 {where}: five SoftHSM stations, one host, simulated cameras; folder {out}")
+    demo = FLAVOURS[chain][0](out, t, calendar, seed)
+    t.say(f"{FLAVOURS[chain][1]}: SoftHSM stations, one host, simulated cameras; folder {out}")
     t.say("times on the left are this machine's; the calendar is simulated so the vault's delays can pass")
     try:
         if isinstance(demo, SafeDemo):
             safe_phases(demo, t, calendar, out)
+        elif isinstance(demo, BitcoinDemo):
+            bitcoin_phases(demo, t, calendar, out)
         else:
             phases(demo, t, calendar, out)
     except StepFailed as exc:
@@ -101,6 +108,14 @@ def run_demo(
         t.say(f"\nFAILED: {type(exc).__name__}: {exc} (details in {out / 'error.txt'})")
         return 1
     t.summary(time.perf_counter() - wall)
+    if chain == "bitcoin":
+        t.say(
+            f"\nOK: every step held. Left in {out}: final.psbt (the finalized PSBT, base64), tx.hex (the raw "
+            "transaction the node accepted and mined), descriptor.txt (the vault's BIP-380 descriptor), "
+            "bundle.cbor, vault.cbor, audit/, stations/, host/, node/ (the regtest node's data), commands/."
+        )
+        t.say(f"check it yourself: host verify --vault {out}/vault.cbor --bundle {out}/bundle.cbor")
+        return 0
     if chain == "evm":
         t.say(
             f"\nOK: every step held. Left in {out}: safe-tx.json (the ETH transfer as the Safe Transaction "
@@ -178,7 +193,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--seed", type=int, default=2026, help="the camera simulator's seed")
     parser.add_argument(
-        "--chain", choices=("chia", "evm"), default="chia", help="the vault's chain (default: chia)"
+        "--chain", choices=tuple(FLAVOURS), default="chia", help="the vault's chain (default: chia)"
     )
     args = parser.parse_args(argv)
     out = args.out.resolve()

@@ -94,6 +94,8 @@ class Demo:
     vault = VAULT
     algorithm = "p256"
     attacker = ATTACKER
+    stations = STATIONS
+    shown_tampered = SHOWN_TAMPERED
     balance_lines: tuple[str, ...] = ("on Chia", "coins ", "announcement", "txch1")
 
     def __init__(self, out: Path, transcript: Transcript, calendar: SimulatedCalendar, seed: int) -> None:
@@ -145,7 +147,7 @@ class Demo:
     # -- phases -------------------------------------------------------------------
 
     def key_ceremonies(self) -> None:
-        for station in STATIONS:
+        for station in self.stations:
             home = self.dir / "stations" / station
             uri = f"pkcs11:token={station}?module-path={SOFTHSM_MODULE}"
             with self.t.step(station, "initialise the token; 5 custodian cards, any 3 open it") as lines:
@@ -202,7 +204,7 @@ class Demo:
                 )
 
     def enrol_and_define(self) -> None:
-        for station in STATIONS:
+        for station in self.stations:
             home = self.dir / "stations" / station
             camera = self.dir / "host" / "camera" / f"{station}-key"
             self.film("host", home / "key-qr", camera, HOST_CAMERA)
@@ -236,7 +238,7 @@ class Demo:
             self.host(args, lines, show=contains("vault", "digest", "launcher", "custody", "address", "slow"))
 
     def install_policies(self) -> None:
-        for station in STATIONS:
+        for station in self.stations:
             policy = self.dir / "policies" / f"{self.vault}-{station}.toml"
             with self.t.step(station, f"review, cards {INSTALL_CARDS}, install and seal the policy") as lines:
                 self.appliance(
@@ -257,7 +259,9 @@ class Demo:
         """The host builds a request and puts it on its screen (as PNG frames); its id and the frames."""
         with self.t.step("host", f"build the {name}; every station's policy checked first") as lines:
             text = self.host(
-                argv, lines, show=contains(r"^request ", "TXCH", " ETH ", " TST ", "needed", "expires")
+                argv,
+                lines,
+                show=contains(r"^request ", "TXCH", " ETH ", " TST ", " BTC ", "needed", "expires"),
             )
             request_id = text.split()[1]
         screen = self.dir / "host" / "screen" / name
@@ -376,7 +380,7 @@ class Demo:
         for number, station in enumerate(signers):
             answers.append((station, self.sign_at(station, screen, name, full_review=number == 0)))
         if tamper:
-            answers.append((SHOWN_TAMPERED, self.refuse_at(SHOWN_TAMPERED, screen, name)))
+            answers.append((self.shown_tampered, self.refuse_at(self.shown_tampered, screen, name)))
         answers.reverse()  # the host scans them in whatever order the stations come back
         self.collect(name, answers, accepted=len(signers))
         return request_id
@@ -425,7 +429,7 @@ class Demo:
 
     def audits(self) -> None:
         (self.dir / "audit").mkdir()
-        for station in STATIONS:
+        for station in self.stations:
             export = self.dir / "audit" / f"{station}.cbor"
             screen = self.dir / "stations" / station / "audit-qr"
             with self.t.step(
