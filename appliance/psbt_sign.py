@@ -39,8 +39,8 @@ def _policy_for(state_dir: Path, locking: bytes) -> StationPolicy:
 
 
 def _first_locking_script(psbt: bytes) -> bytes:
-    parsed = read(psbt).parsed
-    scope, vin = parsed.inputs[0], parsed.tx.vin[0]
+    read_ = read(psbt)
+    scope, vin = read_.parsed.inputs[0], read_.tx.vin[0]
     if scope.non_witness_utxo is not None and vin.vout < len(scope.non_witness_utxo.vout):
         return bytes(scope.non_witness_utxo.vout[vin.vout].script_pubkey.data)
     if scope.witness_utxo is not None:
@@ -77,7 +77,7 @@ def translate(state_dir: Path, ur_type: str, data: bytes, now: int) -> Translate
 
     def answer(public_key: bytes, chain_signature: bytes) -> UR:
         """The PSBT as it came, with this station's partial signature on every input."""
-        signed = with_signatures(facts.psbt.parsed, public_key, split(chain_signature, len(facts.inputs)))
-        return UR(ur_type, encode_psbt_ur(bytes(signed.serialize())))
+        signed = with_signatures(facts.psbt, public_key, split(chain_signature, len(facts.inputs)))
+        return UR(ur_type, encode_psbt_ur(signed))
 
     return Translated(request=request, policy=policy, answer=answer)

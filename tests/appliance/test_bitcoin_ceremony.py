@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from embit.psbt import PSBT
 
 from airgap.camera.frames import ImageFolderSource
 from airgap.qr.decode import payloads_in_image
@@ -20,8 +19,8 @@ from appliance.ceremony import Outcome
 from appliance.run_loop import run
 from custody.chains.bitcoin.adapter import BitcoinAdapter
 from custody.chains.bitcoin.build import Coin, build
-from custody.chains.bitcoin.psbt import read_final
-from custody.chains.bitcoin.script import script_of
+from custody.chains.bitcoin.psbt import read, read_final
+from custody.chains.bitcoin.script import script_of, witness_script
 from custody.chains.bitcoin.signatures import extract, finalize, raw
 from custody.chains.bitcoin.ur import decode_psbt_ur, encode_psbt_ur
 from custody.policy.engine import Code
@@ -125,13 +124,14 @@ def test_a_crypto_psbt_from_another_coordinator_is_signed_into_the_psbt_and_mine
         assert outcome is Outcome.SIGNED, text
         assert answer.type == "crypto-psbt" and "0.5 BTC" in text
         shown = decode_psbt_ur(answer.cbor)  # the next signer sees the PSBT with the first's signature
-        assert len(PSBT.parse(shown).inputs[0].partial_sigs) == n + 1
-    signed = PSBT.parse(shown)
+        assert len(read(shown).parsed.inputs[0].partial_sigs) == n + 1
+    signed = read(shown)
     by_key = {
-        key.sec(): [raw(scope.partial_sigs[key]) for scope in signed.inputs]
-        for key in signed.inputs[0].partial_sigs
+        key.sec(): [raw(scope.partial_sigs[key]) for scope in signed.parsed.inputs]
+        for key in signed.parsed.inputs[0].partial_sigs
     }
-    raw_tx = extract(finalize(signed, by_key, 2)).serialize()
+    script = witness_script([k.public_key for k in vault.keys], 2)
+    raw_tx = extract(read_final(finalize(signed, by_key, 2, script))).serialize()
     assert mempool_accept(regtest.rpc, raw_tx) == (True, "")
     regtest.mine_tx(raw_tx)
     assert utxos_of(regtest.rpc, script_pubkey(vault))[0].amount == BTC - BTC // 2 - _fee

@@ -20,6 +20,7 @@ from embit.transaction import Transaction, TransactionInput, TransactionOutput
 
 from custody.chains.base import ChainError
 from custody.chains.bitcoin.facts import Output, final_vsize
+from custody.chains.bitcoin.psbt import read
 from custody.chains.bitcoin.script import p2wsh, script_of, witness_script
 from custody.schemas.chain_bitcoin import BitcoinBinding
 from custody.schemas.vault import VaultDefinition
@@ -87,4 +88,7 @@ def build(
     for scope, out in zip(psbt.outputs, outputs, strict=True):
         if out.change:
             scope.witness_script = Script(script)
-    return bytes(psbt.serialize()), fee
+    data = bytes(psbt.serialize())
+    if read(data).tx.serialize() != tx.serialize():  # embit writes the transaction it rebuilds
+        raise ChainError("the PSBT written is not the transaction built")
+    return data, fee

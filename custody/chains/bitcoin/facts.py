@@ -167,7 +167,7 @@ def _form(facts: BitcoinFacts) -> Check:
         problems.append(f"transaction version {facts.version} is not 1 or 2")
     if facts.locktime >= LOCKTIME_THRESHOLD:
         problems.append(f"locktime {facts.locktime} is a time, not a block height: it can hold the spend")
-    if any(o.amount > MAX_VALUE for o in facts.outputs) or facts.fee < 0:
+    if any(o.amount > MAX_VALUE for o in facts.outputs) or (facts.fee < 0 and not facts.unproven):
         problems.append("the outputs pay more than the inputs hold")
     return Check(
         "transaction",
@@ -219,7 +219,7 @@ def parse(vault: VaultDefinition, data: bytes) -> BitcoinFacts:
     if not isinstance(binding, BitcoinBinding):
         raise ChainError("this vault is not a Bitcoin vault")
     psbt = read(data)
-    tx = psbt.parsed.tx
+    tx = psbt.tx
     script = witness_script([k.public_key for k in vault.keys], vault.threshold)
     own = p2wsh(script)
     inputs, sighashes = [], []

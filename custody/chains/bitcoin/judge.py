@@ -27,14 +27,15 @@ def judge(vault: VaultDefinition, facts: BitcoinFacts, final: bytes) -> list[str
         tx = extract(read_final(final))
     except ChainError as exc:
         return [f"the final PSBT: {exc}"]
-    unsigned = facts.psbt.parsed.tx
-    if tx.txid() != unsigned.txid():
+    if tx.txid() != facts.psbt.tx.txid():
         return ["the final transaction is not the one the stations signed (another txid)"]
     spk = CScript(p2wsh(witness_script([k.public_key for k in vault.keys], vault.threshold)))
     try:
         btx = CTransaction.deserialize(tx.serialize())
     except (ValueError, IndexError) as exc:
         return [f"the final transaction does not parse: {exc}"]
+    if len(btx.wit.vtxinwit) != len(facts.inputs):
+        return ["the final transaction does not carry a witness for every input"]
     problems = []
     for n, spent in enumerate(facts.inputs):
         witness = CScriptWitness(list(btx.wit.vtxinwit[n].scriptWitness.stack))

@@ -35,6 +35,7 @@ INPUT_FIELDS = {
     0x05: "witness_script",
 }
 OUTPUT_FIELDS = {0x01: "witness_script"}
+FINAL_INPUT_FIELDS = {**INPUT_FIELDS, 0x08: "final script witness"}
 #: Fields a PSBT may know that a vault spend never has, named in the refusal.
 NAMED = {
     ("global", 0x01): "an xpub (this vault's HSM keys have no BIP32 derivation)",
@@ -52,11 +53,24 @@ NAMED = {
 
 @dataclass(frozen=True, slots=True)
 class Psbt:
-    """The parsed PSBT and the raw key set of each map, which ``embit`` does not keep."""
+    """The PSBT's own unsigned transaction, embit's parse of its maps, and each map's raw keys.
 
+    ``tx`` is parsed from the PSBT's global field itself: embit's ``PSBT.tx``
+    is rebuilt from its scopes (a sequence of 0 becomes 0xFFFFFFFF, a version
+    of 0 becomes 2), which is not the transaction the signatures must cover.
+    """
+
+    tx: Transaction
     parsed: PSBT
-    input_keys: tuple[frozenset[bytes], ...]
-    output_keys: tuple[frozenset[bytes], ...]
+    global_map: dict[bytes, bytes]
+    input_maps: tuple[dict[bytes, bytes], ...]
+    output_maps: tuple[dict[bytes, bytes], ...]
+
+    def encode(self, input_maps: list[dict[bytes, bytes]] | None = None) -> bytes:
+        """This PSBT again, byte for byte, or with ``input_maps`` in place of its own: embit's
+        serializer writes its rebuilt transaction, so the PSBT is written here from its maps."""
+        maps = [self.global_map, *(input_maps or self.input_maps), *self.output_maps]
+        return MAGIC + b"".join(_encode_map(m) for m in maps)
 
 
 class _Reader:
@@ -82,6 +96,18 @@ class _Reader:
 
     def string(self) -> bytes:
         return self.take(self.compact())
+
+
+def compact(n: int) -> bytes:
+    if n < 0xFD:
+        return bytes([n])
+    if n <= 0xFFFF:
+        return b"\xfd" + n.to_bytes(2, "little")
+    return b"\xfe" + n.to_bytes(4, "little")
+
+
+def _encode_map(fields: dict[bytes, bytes]) -> bytes:
+    return b"".join(compact(len(k)) + k + compact(len(v)) + v for k, v in fields.items()) + b"\x00"
 
 
 def _map(reader: _Reader, scope: str, allowed: dict[int, str]) -> dict[bytes, bytes]:
@@ -115,9 +141,13 @@ def _transaction(data: bytes, what: str) -> Transaction:
     return tx
 
 
-def read(data: bytes) -> Psbt:
-    """The PSBT in ``data``; ChainError with the reason for anything a vault spend never carries."""
-    if len(data) > MAX_PSBT_BYTES:
+def read(data: bytes, *, final: bool = False) -> Psbt:
+    """The PSBT in ``data``; ChainError with the reason for anything a vault spend never carries.
+
+    ``final``: a finalized PSBT (the host's, after combining), whose inputs
+    carry their final script witness in place of partial signatures.
+    """
+    if len(data) > (2 if final else 1) * MAX_PSBT_BYTES:
         raise ChainError(f"the PSBT is {len(data)} bytes; at most {MAX_PSBT_BYTES} are read")
     if not data.startswith(MAGIC):
         raise ChainError("not a PSBT (no psbt magic)")
@@ -136,7 +166,10 @@ def read(data: bytes) -> Psbt:
         )
     if any(len(i.script_sig.data) or i.witness.items for i in tx.vin):
         raise ChainError("the PSBT's unsigned transaction carries a scriptSig or witness")
-    inputs = tuple(_map(reader, "input", INPUT_FIELDS) for _ in tx.vin)
+    spent = [(i.txid, i.vout) for i in tx.vin]
+    if len(set(spent)) != len(spent):
+        raise ChainError("the transaction spends the same coin twice")
+    inputs = tuple(_map(reader, "input", FINAL_INPUT_FIELDS if final else INPUT_FIELDS) for _ in tx.vin)
     outputs = tuple(_map(reader, "output", OUTPUT_FIELDS) for _ in tx.vout)
     if reader.at != len(data):
         raise ChainError(f"{len(data) - reader.at} bytes follow the PSBT")
@@ -149,7 +182,7 @@ def read(data: bytes) -> Psbt:
         parsed = PSBT.parse(data)
     except Exception:  # the walk above accepted it; a refusal here is embit's, named as such
         raise ChainError("the PSBT does not parse") from None
-    return Psbt(parsed, tuple(frozenset(f) for f in inputs), tuple(frozenset(f) for f in outputs))
+    return Psbt(tx, parsed, top, inputs, outputs)
 
 
 def _output(data: bytes) -> TransactionOutput:
@@ -163,15 +196,10 @@ def _output(data: bytes) -> TransactionOutput:
     return out
 
 
-def read_final(data: bytes) -> PSBT:
-    """A finalized PSBT, as the host holds it after combining: embit's parse, size-capped.
+def read_final(data: bytes) -> Psbt:
+    """A finalized PSBT, as the host holds it after combining: read as strictly, final witnesses allowed.
 
-    Only the host reads these, and only to extract the transaction the judge
-    then checks input by input; the station never signs from one.
+    Only the host reads these, to extract the transaction the judge then
+    checks input by input; the station never signs from one.
     """
-    if len(data) > 2 * MAX_PSBT_BYTES:
-        raise ChainError(f"the final PSBT is {len(data)} bytes")
-    try:
-        return PSBT.parse(data)
-    except Exception:  # embit raises several types on malformed bytes
-        raise ChainError("the final PSBT does not parse") from None
+    return read(data, final=True)

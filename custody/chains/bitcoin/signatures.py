@@ -13,13 +13,11 @@ import copy
 from collections.abc import Mapping
 
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
-from embit import ec
-from embit.psbt import PSBT
-from embit.script import Script, Witness
+from embit.script import Witness
 from embit.transaction import SIGHASH, Transaction
 
 from custody.chains.base import ChainError
-from custody.chains.bitcoin.script import witness_script
+from custody.chains.bitcoin.psbt import Psbt
 from custody.schemas.key_record import Algorithm
 from custody.schemas.signatures import SignatureError, verify_signature
 
@@ -62,52 +60,39 @@ def raw(chain_der: bytes) -> bytes:
     return r.to_bytes(32, "big") + s.to_bytes(32, "big")
 
 
-def with_signatures(psbt: PSBT, public_key: bytes, signatures: list[bytes]) -> PSBT:
-    """A copy of ``psbt`` carrying ``public_key``'s partial signature on every input."""
-    out = copy.deepcopy(psbt)
-    key = ec.PublicKey.parse(public_key)
-    for scope, signature in zip(out.inputs, signatures, strict=True):
-        scope.partial_sigs[key] = der(signature)
-    return out
+def with_signatures(psbt: Psbt, public_key: bytes, signatures: list[bytes]) -> bytes:
+    """The PSBT as it came, carrying ``public_key``'s partial signature on every input."""
+    maps = [dict(m) for m in psbt.input_maps]
+    for fields, signature in zip(maps, signatures, strict=True):
+        fields[b"\x02" + public_key] = der(signature)
+    return psbt.encode(maps)
 
 
-def finalize(psbt: PSBT, signatures: Mapping[bytes, list[bytes]], threshold: int) -> PSBT:
-    """The PSBT with every input finalized from the first ``threshold`` signers in sorted-key order.
+def finalize(psbt: Psbt, signatures: Mapping[bytes, list[bytes]], threshold: int, script: bytes) -> bytes:
+    """The PSBT with every input finalized (BIP-174's finalizer) from the first ``threshold`` signers
+    in sorted-key order; ``signatures`` maps each signing key to its per-input r || s.
 
-    ``signatures`` maps each signing key to its per-input r || s. ChainError
-    when fewer than ``threshold`` keys signed. The vault's keys are all the
-    keys in the witness script, so the caller passes the script's keys.
+    ChainError when fewer than ``threshold`` keys signed. Each input's witness is
+    the CHECKMULTISIG dummy, the signatures, and the vault's witness ``script``.
     """
     signers = sorted(signatures)[:threshold]
     if len(signers) < threshold:
         raise ChainError(f"{len(signatures)} of the {threshold} signatures a spend needs")
-    out = copy.deepcopy(psbt)
-    for n, scope in enumerate(out.inputs):
-        script = scope.witness_script
-        if script is None:
-            raise ChainError(f"input {n} carries no witness script")
-        items = [b"", *(der(signatures[k][n]) for k in signers), script.data]
-        scope.final_scriptwitness = Witness(items)
-        scope.partial_sigs.clear()
-        scope.sighash_type = None
-        scope.witness_script = None
-    return out
+    maps = []
+    for n, fields in enumerate(psbt.input_maps):
+        items = [b"", *(der(signatures[k][n]) for k in signers), script]
+        kept = {k: v for k, v in fields.items() if k[0] in (0x00, 0x01)}  # the UTXOs stay (BIP-174)
+        kept[b"\x08"] = Witness(items).serialize()
+        maps.append(kept)
+    return psbt.encode(maps)
 
 
-def vault_script_psbt(psbt: PSBT, public_keys: list[bytes], threshold: int) -> PSBT:
-    """``psbt`` with the vault's witness script on every input (a coordinator may leave it out)."""
-    out = copy.deepcopy(psbt)
-    script = Script(witness_script(public_keys, threshold))
-    for scope in out.inputs:
-        scope.witness_script = script
-    return out
-
-
-def extract(psbt: PSBT) -> Transaction:
-    """The network transaction of a finalized PSBT."""
+def extract(psbt: Psbt) -> Transaction:
+    """The network transaction of a finalized PSBT: its own unsigned transaction with the witnesses."""
     tx = copy.deepcopy(psbt.tx)
-    for n, (vin, scope) in enumerate(zip(tx.vin, psbt.inputs, strict=True)):
-        if scope.final_scriptwitness is None:
+    for n, (vin, scope) in enumerate(zip(tx.vin, psbt.parsed.inputs, strict=True)):
+        witness = scope.final_scriptwitness
+        if witness is None or not witness.items:
             raise ChainError(f"input {n} is not finalized")
-        vin.witness = Witness(list(scope.final_scriptwitness.items))
+        vin.witness = Witness(list(witness.items))
     return tx

@@ -46,16 +46,16 @@ def spend(regtest: Any) -> tuple[Any, bytes, Any]:
     return request, final, regtest
 
 
-def _witnessed(final: bytes, items: list[bytes]) -> bytes:
-    psbt = read_final(final)
-    psbt.inputs[0].final_scriptwitness = Witness(items)
-    return bytes(extract(psbt).serialize())
-
-
 def _final_with(final: bytes, items: list[bytes]) -> bytes:
+    """``final`` with input 0's witness replaced by ``items``."""
     psbt = read_final(final)
-    psbt.inputs[0].final_scriptwitness = Witness(items)
-    return bytes(psbt.serialize())
+    maps = [dict(m) for m in psbt.input_maps]
+    maps[0][b"\x08"] = Witness(items).serialize()
+    return psbt.encode(maps)
+
+
+def _witnessed(final: bytes, items: list[bytes]) -> bytes:
+    return bytes(extract(read_final(_final_with(final, items))).serialize())
 
 
 def _refused(regtest: Any, raw_tx: bytes) -> None:
@@ -73,7 +73,7 @@ def test_one_signature_short_is_refused_by_the_node_and_the_interpreter(
     spend: tuple[Any, bytes, Any],
 ) -> None:
     request, final, regtest = spend
-    items = list(read_final(final).inputs[0].final_scriptwitness.items)
+    items = list(read_final(final).parsed.inputs[0].final_scriptwitness.items)
     short = _witnessed(final, [items[0], items[1], items[3]])
     _refused(regtest, short)
     assert BitcoinAdapter().judge(VAULT, request, _final_with(final, [items[0], items[1], items[3]]), T0)
@@ -81,7 +81,7 @@ def test_one_signature_short_is_refused_by_the_node_and_the_interpreter(
 
 def test_a_flipped_bit_in_a_signature_is_refused(spend: tuple[Any, bytes, Any]) -> None:
     request, final, regtest = spend
-    items = list(read_final(final).inputs[0].final_scriptwitness.items)
+    items = list(read_final(final).parsed.inputs[0].final_scriptwitness.items)
     flipped = bytearray(items[2])
     flipped[20] ^= 0x01
     _refused(regtest, _witnessed(final, [items[0], items[1], bytes(flipped), items[3]]))
@@ -94,7 +94,7 @@ def test_signatures_over_a_lied_input_amount_are_refused(spend: tuple[Any, bytes
     request, final, regtest = spend
     facts = parse(VAULT, request.payload)
     script = witness_script([k.public for k in KEYS], 2)
-    lied = facts.psbt.parsed.tx.sighash_segwit(0, Script(script), facts.inputs[0].amount - 1, SIGHASH.ALL)
+    lied = facts.psbt.tx.sighash_segwit(0, Script(script), facts.inputs[0].amount - 1, SIGHASH.ALL)
     signers = sorted(KEYS[:2], key=lambda k: k.public)
     items = [b"", *(der(k.sign(lied)) for k in signers), script]
     _refused(regtest, _witnessed(final, items))
@@ -103,7 +103,7 @@ def test_signatures_over_a_lied_input_amount_are_refused(spend: tuple[Any, bytes
 
 def test_signatures_out_of_key_order_are_refused(spend: tuple[Any, bytes, Any]) -> None:
     request, final, regtest = spend
-    items = list(read_final(final).inputs[0].final_scriptwitness.items)
+    items = list(read_final(final).parsed.inputs[0].final_scriptwitness.items)
     _refused(regtest, _witnessed(final, [items[0], items[2], items[1], items[3]]))
     assert BitcoinAdapter().judge(
         VAULT, request, _final_with(final, [items[0], items[2], items[1], items[3]]), T0
@@ -116,7 +116,7 @@ def test_a_high_s_signature_is_refused_by_the_mempool(spend: tuple[Any, bytes, A
     from custody.schemas.signatures import SECP256K1_ORDER
 
     request, final, regtest = spend
-    items = list(read_final(final).inputs[0].final_scriptwitness.items)
+    items = list(read_final(final).parsed.inputs[0].final_scriptwitness.items)
     r, s = decode_dss_signature(items[1][:-1])
     high = der(r.to_bytes(32, "big") + (SECP256K1_ORDER - s).to_bytes(32, "big"))
     from host.chain.bitcoin_rpc import mempool_accept

@@ -10,6 +10,9 @@ import hashlib
 from dataclasses import replace
 from typing import Any
 
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import Prehashed, decode_dss_signature
 from embit import bech32
 from embit.script import Script
 from embit.transaction import Transaction, TransactionInput, TransactionOutput
@@ -20,6 +23,7 @@ from custody.chains.bitcoin.script import p2wsh, vault_address, witness_script
 from custody.schemas.chain_bitcoin import BitcoinBinding
 from custody.schemas.key_record import Algorithm
 from custody.schemas.request import Action, SpendRequest, Withdraw
+from custody.schemas.signatures import canonical_signature
 from custody.schemas.vault import Asset, Rules, VaultDefinition, VaultKey
 from tests.custody.chains.chia.kit import ChainKey
 
@@ -177,3 +181,19 @@ def join_psbt(maps: list[PsbtMap]) -> bytes:
             out += compact_size(len(key)) + key + compact_size(len(value)) + value
         out += b"\x00"
     return out
+
+
+def sign_rfc6979(key: ChainKey, digest: bytes) -> bytes:
+    """``key``'s low-S r || s over ``digest`` with RFC 6979's deterministic nonce (``ChainKey.sign``
+    draws a random one): the same signature on every run."""
+    der = key.private.sign(digest, ec.ECDSA(Prehashed(hashes.SHA256()), deterministic_signing=True))
+    r, s = decode_dss_signature(der)
+    return canonical_signature(key.algorithm, r.to_bytes(32, "big") + s.to_bytes(32, "big"))
+
+
+def deterministic_signatures(
+    vault: VaultDefinition, ks: list[ChainKey], request: SpendRequest, who: tuple[int, ...]
+) -> dict[bytes, bytes]:
+    """As ``chain_signatures``, signed with RFC 6979 nonces."""
+    facts = parse(vault, request.payload)
+    return {ks[i].vault_key.key_id: b"".join(sign_rfc6979(ks[i], m) for m in facts.messages) for i in who}
