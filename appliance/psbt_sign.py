@@ -17,9 +17,9 @@ from airgap.ur.ur import UR
 from appliance.review import stamp
 from appliance.wallet_requests import Translated, Untranslatable, installed_policies, withdrawal_request
 from custody.chains.base import ChainError
-from custody.chains.bitcoin.facts import parse
-from custody.chains.bitcoin.psbt import read
-from custody.chains.bitcoin.script import p2wsh, witness_script
+from custody.chains.bitcoin.facts import facts_of
+from custody.chains.bitcoin.psbt import Psbt, read
+from custody.chains.bitcoin.script import vault_script_pubkey
 from custody.chains.bitcoin.signatures import split, with_signatures
 from custody.chains.bitcoin.ur import decode_psbt_ur, encode_psbt_ur
 from custody.policy.codes import Code
@@ -31,16 +31,13 @@ from custody.schemas.vault import StationPolicy
 def _policy_for(state_dir: Path, locking: bytes) -> StationPolicy:
     for policy in installed_policies(state_dir):
         vault = policy.vault
-        if not isinstance(vault.chain, BitcoinBinding):
-            continue
-        if p2wsh(witness_script([k.public_key for k in vault.keys], vault.threshold)) == locking:
+        if isinstance(vault.chain, BitcoinBinding) and vault_script_pubkey(vault) == locking:
             return policy
     raise Untranslatable(Code.WRONG_VAULT, "no Bitcoin vault of this station locks the PSBT's first input")
 
 
-def _first_locking_script(psbt: bytes) -> bytes:
-    read_ = read(psbt)
-    scope, vin = read_.parsed.inputs[0], read_.tx.vin[0]
+def _first_locking_script(psbt: Psbt) -> bytes:
+    scope, vin = psbt.parsed.inputs[0], psbt.tx.vin[0]
     if scope.non_witness_utxo is not None and vin.vout < len(scope.non_witness_utxo.vout):
         return bytes(scope.non_witness_utxo.vout[vin.vout].script_pubkey.data)
     if scope.witness_utxo is not None:
@@ -52,13 +49,13 @@ def translate(state_dir: Path, ur_type: str, data: bytes, now: int) -> Translate
     """The station's request for a PSBT UR; Untranslatable with the reason otherwise."""
     try:
         psbt = decode_psbt_ur(data)
-        locking = _first_locking_script(psbt)
+        read_once = read(psbt)
     except ChainError as exc:
         raise Untranslatable(None, str(exc)[:300]) from None
-    policy = _policy_for(state_dir, locking)
+    policy = _policy_for(state_dir, _first_locking_script(read_once))
     vault = policy.vault
     try:
-        facts = parse(vault, psbt)
+        facts = facts_of(vault, read_once)
     except ChainError as exc:
         raise Untranslatable(Code.PAYLOAD_INVALID, str(exc)[:300]) from None
     payments = facts.payments()

@@ -23,12 +23,10 @@ Run: .venv/bin/python scripts/bench_bitcoin.py [--count N]
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
@@ -36,12 +34,12 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench_chia import MODULE, RenderingScreen, presenter
+from bench_chia import MODULE, RenderingScreen, presenter, timed
+from demo_ceremony import isolate_softhsm
 
 from airgap.link_defaults import DEFAULT_MAX_FRAGMENT, WEBCAM_MAX_FRAGMENT
 from airgap.ur.ur import UR, parts_for_message
 from appliance.ceremony import Ceremony, Outcome
-from appliance.hsm.pkcs11_signer import load_module
 from custody.chains.bitcoin.adapter import BitcoinAdapter
 from custody.chains.bitcoin.build import Coin, build
 from custody.chains.bitcoin.facts import parse
@@ -77,15 +75,6 @@ LIMITS: dict[str, Any] = {
 TARGET_MS = 1000.0
 
 Timing = tuple[float, float]  # median, worst (ms)
-
-
-def timed(fn: Callable[[], object], count: int) -> Timing:
-    samples = []
-    for _ in range(count):
-        start = time.perf_counter()
-        fn()
-        samples.append((time.perf_counter() - start) * 1000)
-    return statistics.median(samples), max(samples)
 
 
 def coins_for(vault: VaultDefinition, n: int) -> list[Coin]:
@@ -159,13 +148,7 @@ def ceremonies(count: int) -> dict[int, dict[str, Any]]:
     out: dict[int, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
-        (root / "tokens").mkdir()
-        conf = root / "softhsm2.conf"
-        conf.write_text(
-            f"directories.tokendir = {root}/tokens\nobjectstore.backend = file\nlog.level = ERROR\n"
-        )
-        os.environ["SOFTHSM2_CONF"] = str(conf)
-        load_module(MODULE).reinitialize()
+        isolate_softhsm(root, MODULE)
         clock = Clock()
         station = make_station(root, "bench-k1", clock, algorithm=Algorithm.SECP256K1)
         others: tuple[VaultKey, ...] = tuple(k.vault_key for k in keys(2))

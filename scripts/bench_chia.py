@@ -92,6 +92,15 @@ def presenter(station: SimStation) -> Callable[[int], list[PresentedCard]]:
     return lambda _: cards
 
 
+def timed(fn: Callable[[], object], count: int) -> tuple[float, float]:
+    samples = []
+    for _ in range(count):
+        start = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - start) * 1000)
+    return statistics.median(samples), max(samples)
+
+
 def ms(values: list[float]) -> str:
     return f"{statistics.median(values) * 1000:>8.1f} {max(values) * 1000:>8.1f}"
 

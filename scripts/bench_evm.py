@@ -20,11 +20,12 @@ import argparse
 import statistics
 import sys
 import time
-from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench_chia import timed
 
 from airgap.link_defaults import DEFAULT_MAX_FRAGMENT
 from airgap.ur.ur import UR, parts_for_message
@@ -47,15 +48,6 @@ from tests.custody.chains.evm.kit import (
     request_for,
     signatures,
 )
-
-
-def timed(fn: Callable[[], object], count: int) -> tuple[float, float]:
-    samples = []
-    for _ in range(count):
-        start = time.perf_counter()
-        fn()
-        samples.append((time.perf_counter() - start) * 1000)
-    return statistics.median(samples), max(samples)
 
 
 def cases(sv: SafeVault) -> list[tuple[str, SafeTx, SpendRequest]]:

@@ -88,13 +88,13 @@ class BitcoinDemo(Demo):
                 lines.append(f"{sats} sats in {txid.hex()}:{vout}, mined")
 
     def vault_script(self) -> bytes:
+        from custody.chains.bitcoin.script import vault_script_pubkey
         from custody.schemas.vault import VaultDefinition
-        from host.commands.bitcoin import vault_script
 
         with self.t.step("host", "read the vault's definition back") as lines:
             exported = self.dir / "vault.cbor"
             self.host(["vault", "export", self.vault, "--out", str(exported)], lines, show=contains("digest"))
-        return vault_script(VaultDefinition.from_cbor(exported.read_bytes()))
+        return vault_script_pubkey(VaultDefinition.from_cbor(exported.read_bytes()))
 
     def finalize_btc(self, request_id: str, bundle: Path) -> None:
         with self.t.step(

@@ -17,7 +17,7 @@ from custody.chains.base import ChainError
 from custody.chains.bitcoin.build import Coin, build
 from custody.chains.bitcoin.facts import parse
 from custody.chains.bitcoin.psbt import read_final
-from custody.chains.bitcoin.script import descriptor, p2wsh, script_of, vault_address, witness_script
+from custody.chains.bitcoin.script import descriptor, script_of, vault_address, vault_script_pubkey
 from custody.chains.bitcoin.signatures import extract
 from custody.schemas.bundle import SignedBundle
 from custody.schemas.chain_bitcoin import BITCOIN_NETWORKS, BitcoinBinding
@@ -36,10 +36,6 @@ def bitcoin_of(vault: VaultDefinition) -> BitcoinBinding:
     if not isinstance(vault.chain, BitcoinBinding):
         raise UsageError(f"vault {vault.vault_id!r} is not a Bitcoin vault")
     return vault.chain
-
-
-def vault_script(vault: VaultDefinition) -> bytes:
-    return p2wsh(witness_script([k.public_key for k in vault.keys], vault.threshold))
 
 
 def bitcoin_binding(
@@ -103,7 +99,7 @@ def psbt_for(ctx: Context, vault: VaultDefinition, action: Action) -> tuple[byte
             return psbt, parse(vault, psbt).fee
         coins = [
             Coin(txid=u.txid, vout=u.vout, amount=u.amount, prev_tx=u.prev_tx)
-            for u in utxos_of(_rpc(), vault_script(vault))
+            for u in utxos_of(_rpc(), vault_script_pubkey(vault))
         ]
         rate = getattr(ctx.args, "fee_rate", None) or DEFAULT_FEE_RATE
         return build(vault, coins, action.destination, action.amount, rate)
@@ -143,7 +139,7 @@ def cmd_submit_bitcoin(ctx: Context, vault: VaultDefinition, bundle: SignedBundl
 def cmd_balance_bitcoin(ctx: Context, vault: VaultDefinition) -> int:
     binding = bitcoin_of(vault)
     rpc = _rpc()
-    coins = utxos_of(rpc, vault_script(vault))
+    coins = utxos_of(rpc, vault_script_pubkey(vault))
     total = sum(c.amount for c in coins)
     others = {}
     for text in ctx.args.address or ():

@@ -13,7 +13,7 @@ from custody.chains.base import ChainError
 from custody.chains.bitcoin import signatures
 from custody.chains.bitcoin.facts import BitcoinFacts, parse
 from custody.chains.bitcoin.judge import judge
-from custody.chains.bitcoin.script import check_binding, script_of, witness_script
+from custody.chains.bitcoin.script import check_binding, script_of, vault_witness_script
 from custody.errors import SchemaError
 from custody.schemas.chain_bitcoin import BitcoinBinding
 from custody.schemas.key_record import Algorithm
@@ -62,8 +62,7 @@ class BitcoinAdapter:
             if key is None:
                 raise ChainError(f"key {key_id.hex()[:16]} is not in this vault")
             by_key[key.public_key] = signatures.split(chain_signature, len(facts.inputs))
-        script = witness_script([k.public_key for k in vault.keys], vault.threshold)
-        return signatures.finalize(facts.psbt, by_key, vault.threshold, script)
+        return signatures.finalize(facts.psbt, by_key, vault.threshold, vault_witness_script(vault))
 
     def judge(self, vault: VaultDefinition, request: SpendRequest, final: bytes, now: int) -> list[str]:
         return judge(vault, parse(vault, request.payload), final)

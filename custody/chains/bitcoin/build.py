@@ -21,7 +21,7 @@ from embit.transaction import Transaction, TransactionInput, TransactionOutput
 from custody.chains.base import ChainError
 from custody.chains.bitcoin.facts import Output, final_vsize
 from custody.chains.bitcoin.psbt import read
-from custody.chains.bitcoin.script import p2wsh, script_of, witness_script
+from custody.chains.bitcoin.script import p2wsh, script_of, vault_witness_script
 from custody.schemas.chain_bitcoin import BitcoinBinding
 from custody.schemas.vault import VaultDefinition
 
@@ -50,7 +50,7 @@ def build(
     binding = vault.chain
     if not isinstance(binding, BitcoinBinding):
         raise ChainError("this vault is not a Bitcoin vault")
-    script = witness_script([k.public_key for k in vault.keys], vault.threshold)
+    script = vault_witness_script(vault)
     own = p2wsh(script)
     payee = Output(
         script=script_of(destination, binding.network), address=destination, amount=amount, change=False

@@ -19,7 +19,7 @@ from embit.transaction import SIGHASH
 
 from custody.chains.base import ChainError
 from custody.chains.bitcoin.psbt import LOCKTIME_THRESHOLD, MAX_VALUE, Psbt, read
-from custody.chains.bitcoin.script import address, p2wsh, witness_script
+from custody.chains.bitcoin.script import address, p2wsh, vault_witness_script
 from custody.policy.engine import Check, Code
 from custody.policy.history import VaultView
 from custody.schemas.chain_bitcoin import BitcoinBinding
@@ -215,12 +215,16 @@ def final_vsize(n_inputs: int, outputs: tuple[Output, ...], script: bytes, thres
 
 def parse(vault: VaultDefinition, data: bytes) -> BitcoinFacts:
     """The facts of ``data`` as a spend of ``vault``; ChainError if it is not a PSBT this station reads."""
+    return facts_of(vault, read(data))
+
+
+def facts_of(vault: VaultDefinition, psbt: Psbt) -> BitcoinFacts:
+    """The facts of a PSBT already read strictly (``psbt.read``) as a spend of ``vault``."""
     binding = vault.chain
     if not isinstance(binding, BitcoinBinding):
         raise ChainError("this vault is not a Bitcoin vault")
-    psbt = read(data)
     tx = psbt.tx
-    script = witness_script([k.public_key for k in vault.keys], vault.threshold)
+    script = vault_witness_script(vault)
     own = p2wsh(script)
     inputs, sighashes = [], []
     foreign, unproven, sighash_problems, fake = [], [], [], []

@@ -16,7 +16,7 @@ from bitcointx.core.scripteval import VerifyScript
 from custody.chains.base import ChainError
 from custody.chains.bitcoin.facts import BitcoinFacts
 from custody.chains.bitcoin.psbt import read_final
-from custody.chains.bitcoin.script import p2wsh, witness_script
+from custody.chains.bitcoin.script import vault_script_pubkey
 from custody.chains.bitcoin.signatures import extract
 from custody.schemas.vault import VaultDefinition
 
@@ -29,7 +29,7 @@ def judge(vault: VaultDefinition, facts: BitcoinFacts, final: bytes) -> list[str
         return [f"the final PSBT: {exc}"]
     if tx.txid() != facts.psbt.tx.txid():
         return ["the final transaction is not the one the stations signed (another txid)"]
-    spk = CScript(p2wsh(witness_script([k.public_key for k in vault.keys], vault.threshold)))
+    spk = CScript(vault_script_pubkey(vault))
     try:
         btx = CTransaction.deserialize(tx.serialize())
     except (ValueError, IndexError) as exc:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from embit import compact
 from embit.psbt import PSBT
 from embit.transaction import Transaction, TransactionOutput
 
@@ -98,16 +99,9 @@ class _Reader:
         return self.take(self.compact())
 
 
-def compact(n: int) -> bytes:
-    if n < 0xFD:
-        return bytes([n])
-    if n <= 0xFFFF:
-        return b"\xfd" + n.to_bytes(2, "little")
-    return b"\xfe" + n.to_bytes(4, "little")
-
-
 def _encode_map(fields: dict[bytes, bytes]) -> bytes:
-    return b"".join(compact(len(k)) + k + compact(len(v)) + v for k, v in fields.items()) + b"\x00"
+    size = compact.to_bytes
+    return b"".join(size(len(k)) + k + size(len(v)) + v for k, v in fields.items()) + b"\x00"
 
 
 def _map(reader: _Reader, scope: str, allowed: dict[int, str]) -> dict[bytes, bytes]:

@@ -8,6 +8,7 @@ embit and are accepted only in their canonical form for the vault's network.
 from __future__ import annotations
 
 import hashlib
+from typing import TYPE_CHECKING
 
 from embit.descriptor.checksum import checksum
 from embit.networks import NETWORKS
@@ -15,6 +16,9 @@ from embit.script import Script, address_to_scriptpubkey
 
 from custody.chains.base import ChainError
 from custody.schemas.chain_bitcoin import BitcoinBinding
+
+if TYPE_CHECKING:
+    from custody.schemas.vault import VaultDefinition
 
 #: OP_CHECKMULTISIG counts keys with OP_1..OP_16 here: more keys than that are not a standard vault.
 MAX_KEYS = 16
@@ -42,6 +46,14 @@ def witness_script(public_keys: list[bytes], threshold: int) -> bytes:
 def p2wsh(script: bytes) -> bytes:
     """The scriptPubKey locking coins to ``script``: OP_0 <sha256(script)>."""
     return b"\x00\x20" + hashlib.sha256(script).digest()
+
+
+def vault_witness_script(vault: VaultDefinition) -> bytes:
+    return witness_script([k.public_key for k in vault.keys], vault.threshold)
+
+
+def vault_script_pubkey(vault: VaultDefinition) -> bytes:
+    return p2wsh(vault_witness_script(vault))
 
 
 def address(script_pubkey: bytes, network: str) -> str:

@@ -19,7 +19,7 @@ from embit.transaction import SIGHASH, Transaction
 from custody.chains.base import ChainError
 from custody.chains.bitcoin.psbt import Psbt
 from custody.schemas.key_record import Algorithm
-from custody.schemas.signatures import SignatureError, verify_signature
+from custody.schemas.signatures import SignatureError, split_chain_signature, verify_signature
 
 SIGNATURE_LEN = 64
 
@@ -28,7 +28,7 @@ def split(chain_signature: bytes, count: int) -> list[bytes]:
     """The per-input signatures; ChainError unless there is exactly one per input."""
     if len(chain_signature) != SIGNATURE_LEN * count:
         raise ChainError(f"{len(chain_signature) // SIGNATURE_LEN} signature(s) for {count} input(s)")
-    return [chain_signature[i : i + SIGNATURE_LEN] for i in range(0, len(chain_signature), SIGNATURE_LEN)]
+    return split_chain_signature(chain_signature)
 
 
 def check(sighashes: tuple[bytes, ...], public_key: bytes, chain_signature: bytes) -> None:

@@ -17,9 +17,9 @@ from embit.descriptor.checksum import checksum
 
 from custody.chains.bitcoin.build import Coin, build
 from custody.chains.bitcoin.script import script_of
+from custody.chains.bitcoin.script import vault_script_pubkey as vault_script
 from custody.schemas.key_record import Algorithm
 from host.chain.bitcoin_rpc import ENV_COOKIE, ENV_URL, balance_of, utxos_of
-from host.commands.bitcoin import vault_script
 from tests.custody.chains.bitcoin.kit import BTC, DEST, OTHER
 from tests.custody.schemas.fixtures import SoftKey
 from tests.host.commands.test_chain import approve, definition, request

@@ -19,7 +19,7 @@ from embit.transaction import Transaction, TransactionInput, TransactionOutput
 
 from custody.chains.bitcoin.build import Coin, build
 from custody.chains.bitcoin.facts import parse
-from custody.chains.bitcoin.script import p2wsh, vault_address, witness_script
+from custody.chains.bitcoin.script import vault_address, vault_script_pubkey
 from custody.schemas.chain_bitcoin import BitcoinBinding
 from custody.schemas.key_record import Algorithm
 from custody.schemas.request import Action, SpendRequest, Withdraw
@@ -77,7 +77,7 @@ def vault_for(
 
 
 def script_pubkey(vault: VaultDefinition) -> bytes:
-    return p2wsh(witness_script([k.public_key for k in vault.keys], vault.threshold))
+    return vault_script_pubkey(vault)
 
 
 def offline_coin(vault: VaultDefinition, amount: int, seed: int) -> Coin:
