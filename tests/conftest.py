@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,9 @@ from hypothesis import settings
 # Property tests draw the same examples on every run and machine: failures reproduce.
 settings.register_profile("deterministic", derandomize=True, deadline=None, database=None)
 settings.load_profile("deterministic")
+
+# Windows render offscreen: the suite runs headless; the demo shows them on Xvfb.
+os.environ["QT_QPA_PLATFORM"] = "offscreen"
 
 VECTORS = Path(__file__).parent / "vectors"
 

@@ -51,18 +51,32 @@ def to_gray(image: npt.NDArray[np.generic]) -> Image:
     return np.ascontiguousarray(image)
 
 
+#: Four corners of a found QR code, in image pixels: x1, y1, ... x4, y4 (for a preview's outline).
+Quad = tuple[int, int, int, int, int, int, int, int]
+#: At most this many outlines per frame are kept; a frame of many codes is outlined in part.
+MAX_QUADS = 8
+
+
 def payloads_in_image(
     image: npt.NDArray[np.generic], decoder: FrameDecoder = DEFAULT_FRAME_DECODER
 ) -> list[str]:
     """QR payloads found in ``image`` that could be UR text; others are dropped."""
+    return located_payloads(image, decoder)[0]
+
+
+def located_payloads(
+    image: npt.NDArray[np.generic], decoder: FrameDecoder = DEFAULT_FRAME_DECODER
+) -> tuple[list[str], list[Quad]]:
+    """The payloads, and where each code was found (zxing only: the others report no position)."""
     gray = to_gray(image)
+    quads: list[Quad] = []
     if decoder is FrameDecoder.ZXING:
-        raw = _zxing(gray)
+        raw, quads = _zxing(gray)
     elif decoder is FrameDecoder.PYZBAR:
         raw = _pyzbar(gray)
     else:
         raw = _opencv(gray)
-    return [text for text in raw if is_plausible_payload(text)]
+    return [text for text in raw if is_plausible_payload(text)], quads[:MAX_QUADS]
 
 
 def is_plausible_payload(text: str) -> bool:
@@ -70,7 +84,7 @@ def is_plausible_payload(text: str) -> bool:
     return 0 < len(text) <= MAX_PAYLOAD_CHARS and text.isascii() and text.isprintable()
 
 
-def _zxing(gray: Image) -> list[str]:
+def _zxing(gray: Image) -> tuple[list[str], list[Quad]]:
     import zxingcpp
 
     results = zxingcpp.read_barcodes(
@@ -80,7 +94,14 @@ def _zxing(gray: Image) -> list[str]:
         try_downscale=False,
         try_invert=False,
     )
-    return [r.text for r in results if r.valid]
+    valid = [r for r in results if r.valid]
+    return [r.text for r in valid], [_corners(r.position) for r in valid]
+
+
+def _corners(position: object) -> Quad:
+    points = [getattr(position, name) for name in ("top_left", "top_right", "bottom_right", "bottom_left")]
+    x1, y1, x2, y2, x3, y3, x4, y4 = (int(c) for p in points for c in (p.x, p.y))
+    return (x1, y1, x2, y2, x3, y3, x4, y4)
 
 
 def _pyzbar(gray: Image) -> list[str]:

@@ -9,7 +9,9 @@ deadline and kills the child when it passes.
 
 Nothing the child sends back is unpickled: answers are raw bytes of bounded
 length, parsed as ASCII lines and checked again, so even a child taken over
-through a decoder bug can only hand the parent some text to reject.
+through a decoder bug can only hand the parent some text to reject. The
+status line may carry where the codes were found (for a preview's outline):
+integers, parsed strictly and clipped to the frame.
 """
 
 from __future__ import annotations
@@ -29,14 +31,17 @@ from airgap.errors import DecodeError
 from airgap.qr.decode import (
     DEFAULT_FRAME_DECODER,
     MAX_PAYLOAD_CHARS,
+    MAX_QUADS,
     FrameDecoder,
+    Quad,
     is_plausible_payload,
-    payloads_in_image,
+    located_payloads,
     to_gray,
 )
 
 Image = npt.NDArray[np.uint8]
-DecodeFn = Callable[[Image, FrameDecoder], list[str]]
+#: Payloads, or payloads and where they were found.
+DecodeFn = Callable[[Image, FrameDecoder], "list[str] | tuple[list[str], list[Quad]]"]
 
 #: Address space for the decoder child: ample for 4K frames, small enough to stop a runaway.
 DEFAULT_MEMORY_LIMIT = 1 << 30
@@ -60,10 +65,27 @@ def _worker(conn: Connection, decode: DecodeFn, decoder: FrameDecoder, memory_li
         height, width = _HEADER.unpack_from(message)
         image = np.frombuffer(message, dtype=np.uint8, offset=_HEADER.size).reshape(height, width)
         try:
-            answer = "ok\n" + "\n".join(decode(image, decoder))
+            found = decode(image, decoder)
+            texts, quads = found if isinstance(found, tuple) else (found, [])
+            where = ";".join(",".join(str(c) for c in quad) for quad in quads[:MAX_QUADS])
+            answer = f"ok {where}".rstrip() + "\n" + "\n".join(texts)
         except (DecodeError, MemoryError, ValueError) as exc:
             answer = f"error\n{type(exc).__name__}: {exc}"
         conn.send_bytes(answer.encode("ascii", "replace")[:_MAX_ANSWER])
+
+
+def _quads(where: str, width: int, height: int) -> list[Quad]:
+    """Outlines from the child's status line; anything malformed is dropped, values clipped to the frame."""
+    quads: list[Quad] = []
+    for item in where.split(";")[:MAX_QUADS] if where else []:
+        fields = item.split(",")
+        if len(fields) != 8 or not all(f.isdigit() and len(f) <= 5 for f in fields):
+            continue
+        x1, y1, x2, y2, x3, y3, x4, y4 = (
+            min(int(f), (width if i % 2 == 0 else height) - 1) for i, f in enumerate(fields)
+        )
+        quads.append((x1, y1, x2, y2, x3, y3, x4, y4))
+    return quads
 
 
 class IsolatedDecoder:
@@ -75,7 +97,7 @@ class IsolatedDecoder:
         *,
         memory_limit: int = DEFAULT_MEMORY_LIMIT,
         frame_timeout: float = DEFAULT_FRAME_TIMEOUT,
-        decode: DecodeFn = payloads_in_image,
+        decode: DecodeFn = located_payloads,
     ) -> None:
         self.decoder = decoder
         self.memory_limit = memory_limit
@@ -106,6 +128,10 @@ class IsolatedDecoder:
             self._process = None
 
     def __call__(self, image: npt.NDArray[np.generic]) -> list[str]:
+        return self.located(image)[0]
+
+    def located(self, image: npt.NDArray[np.generic]) -> tuple[list[str], list[Quad]]:
+        """The payloads and where the codes are, as far as the child's answer can be believed."""
         gray = to_gray(image)
         conn = self._conn or self._start()
         try:
@@ -118,9 +144,11 @@ class IsolatedDecoder:
             self._restart()
             raise DecodeError("frame decoder crashed on this frame; restarted") from None
         status, _, body = answer.decode("ascii", "replace").partition("\n")
-        if status != "ok":
+        word, _, where = status.partition(" ")
+        if word != "ok":
             raise DecodeError(f"frame decoder refused this frame: {body[:200]}")
-        return [text for text in body.split("\n") if is_plausible_payload(text)] if body else []
+        texts = [text for text in body.split("\n") if is_plausible_payload(text)] if body else []
+        return texts, _quads(where, gray.shape[1], gray.shape[0])
 
     def _restart(self) -> None:
         self._kill()
