@@ -14,6 +14,7 @@ import numpy.typing as npt
 
 from airgap.camera.frames import Frame
 from airgap.errors import DecodeError
+from airgap.progress import TaskBar, on_terminal
 from airgap.qr.decode import payloads_in_image
 from airgap.ur.ur import UR, Progress, ReceiveStatus, URDecoder
 
@@ -160,25 +161,30 @@ def _payloads(frame: Frame, decode_image: ImageDecoder, stats: ScanStats) -> lis
 
 
 class ProgressBar:
-    """A one-line progress bar on a terminal; silent when the stream is not a TTY."""
+    """The decoder's progress as a bar on a terminal (see ``airgap.progress``); silent off a TTY.
 
-    def __init__(self, stream: TextIO = sys.stderr, width: int = 30) -> None:
-        self.stream = stream
+    A callback for ``scan``/``messages``. Each message gets its own bar,
+    erased the moment the message is whole, so what follows (a prompt, the
+    next message's bar) starts on a clean line.
+    """
+
+    def __init__(self, stream: TextIO | None = None, width: int = 30) -> None:
+        self.stream = stream if stream is not None else sys.stderr
         self.width = width
-        self.enabled = stream.isatty()
-        self._last = ""
+        self.enabled = on_terminal(self.stream)
+        self._bar: TaskBar | None = None
 
     def __call__(self, progress: Progress) -> None:
         if not self.enabled:
             return
-        filled = round(progress.fraction * self.width)
-        line = f"\r[{'#' * filled}{'.' * (self.width - filled)}] {progress.describe()}"
-        if line != self._last:
-            self.stream.write(line)
-            self.stream.flush()
-            self._last = line
+        if self._bar is None:
+            self._bar = TaskBar(self.stream, total=1.0, width=self.width)
+        self._bar.update(progress.fraction, description=progress.describe())
+        if progress.last_status is ReceiveStatus.COMPLETE:
+            self.finish()
 
     def finish(self) -> None:
-        if self.enabled and self._last:
-            self.stream.write("\n")
-            self.stream.flush()
+        """Erase the bar; safe to call again, or when nothing was shown."""
+        if self._bar is not None:
+            self._bar.finish()
+            self._bar = None

@@ -94,7 +94,17 @@ class Known:
     max_age: int = DEFAULT_MAX_AGE
 
 
-def audit_export(header: SignedHead, entries: Iterator[AuditEntry], known: Known) -> AuditReport:
+def audit_export(
+    header: SignedHead,
+    entries: Iterator[AuditEntry],
+    known: Known,
+    *,
+    on_entry: Callable[[int], None] | None = None,
+) -> AuditReport:
+    """Check one export in one pass; ``on_entry`` is told how many entries have been checked, after each.
+
+    The callback is how a caller shows progress on a long export without
+    this check knowing about terminals."""
     report = AuditReport(header.station)
     pending_heads = dict(known.seen_heads)
     approvals: list[tuple[int, int, RequestCore]] = []
@@ -126,6 +136,8 @@ def audit_export(header: SignedHead, entries: Iterator[AuditEntry], known: Known
                 if b"clock_reading" in entry.body:  # cheap: the key's text is in the canonical bytes
                     _clock_back(entry, report)
                 yield entry
+                if on_entry is not None:
+                    on_entry(number)
         except CustodyError as exc:
             report.flag(Flag.UNREADABLE, f"after {number} entries: {exc}")
 

@@ -42,6 +42,8 @@ from demo_steps import (
 )
 from demo_transcript import StepFailed, Transcript, require
 
+from airgap.progress import TaskBar
+
 MARKER = ".airgap-demo"
 #: Each chain's demo, and what it runs.
 FLAVOURS: dict[str, tuple[type[Demo], str]] = {
@@ -52,6 +54,9 @@ FLAVOURS: dict[str, tuple[type[Demo], str]] = {
         f"2-of-3 Bitcoin vault {BTC_VAULT!r} (wsh sortedmulti) on a litecoind regtest node",
     ),
 }
+
+#: How many phases each chain's demo runs, for the bar on stderr (a demo that runs more just fills it).
+PHASE_COUNTS = {"chia": 8, "evm": 6, "bitcoin": 6}
 
 
 def prepare(out: Path) -> None:
@@ -87,18 +92,20 @@ def run_demo(
             stream.write(f"demo: SoftHSM2 is not installed ({SOFTHSM_MODULE}); run scripts/setup\n")
         return 1
     isolate_softhsm(out, SOFTHSM_MODULE)
-    t = Transcript(streams, out)
+    bar = TaskBar(sys.stderr, total=PHASE_COUNTS[chain])
+    t = Transcript(streams, out, bar=bar)
     calendar = SimulatedCalendar(start if start is not None else int(time.time()))
     demo = FLAVOURS[chain][0](out, t, calendar, seed)
     t.say(f"{FLAVOURS[chain][1]}: SoftHSM stations, one host, simulated cameras; folder {out}")
     t.say("times on the left are this machine's; the calendar is simulated so the vault's delays can pass")
     try:
-        if isinstance(demo, SafeDemo):
-            safe_phases(demo, t, calendar, out)
-        elif isinstance(demo, BitcoinDemo):
-            bitcoin_phases(demo, t, calendar, out)
-        else:
-            phases(demo, t, calendar, out)
+        with bar:  # gone before the verdict and the summary
+            if isinstance(demo, SafeDemo):
+                safe_phases(demo, t, calendar, out)
+            elif isinstance(demo, BitcoinDemo):
+                bitcoin_phases(demo, t, calendar, out)
+            else:
+                phases(demo, t, calendar, out)
     except StepFailed as exc:
         t.say(f"\nFAILED: {exc}")
         t.summary(time.perf_counter() - wall)

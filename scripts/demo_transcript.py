@@ -3,7 +3,8 @@
 A step that does not hold raises ``StepFailed``; the demo stops there, since
 every later step depends on the earlier ones, and the exit code says so.
 Every command's full output is kept under ``DIR/commands/`` while the screen
-shows the lines that matter.
+shows the lines that matter. On a terminal, a bar on stderr counts the phases;
+the transcript itself is the same with or without it.
 """
 
 from __future__ import annotations
@@ -13,10 +14,12 @@ import re
 import shlex
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
+
+from airgap.progress import TaskBar
 
 Main = Callable[..., int]
 INDENT = " " * 11
@@ -38,23 +41,39 @@ class Transcript:
     outs: Sequence[TextIO]  # the terminal, and the copy kept as DIR/transcript.txt
     root: Path
     phases: list[Phase] = field(default_factory=list)
+    bar: TaskBar | None = None  # phases done out of the demo's total; its total is set by the caller
     _commands: int = 0
 
     def say(self, text: str = "") -> None:
-        for out in self.outs:
-            out.write(text + "\n")
-            out.flush()
+        with self._bar_hidden():
+            for out in self.outs:
+                out.write(text + "\n")
+                out.flush()
+
+    def _bar_hidden(self) -> AbstractContextManager[None]:
+        """The bar erased while a line is written, in case stdout is the same terminal as its stderr."""
+        return self.bar.hidden() if self.bar is not None else nullcontext()
+
+    def _show_phases(self, doing: str | None) -> None:
+        if self.bar is None:
+            return
+        done = len(self.phases) - (doing is not None)
+        total = "?" if self.bar.total is None else f"{self.bar.total:.0f}"
+        now = f": {doing}" if doing is not None else ""
+        self.bar.update(done, description=f"{done}/{total} phases done{now}", force=True)
 
     @contextmanager
     def phase(self, title: str, when: str) -> Iterator[None]:
         phase = Phase(title)
         self.phases.append(phase)
         self.say(f"\n== {len(self.phases)}. {title}  ({when})")
+        self._show_phases(title)
         start = time.perf_counter()
         try:
             yield
         finally:
             phase.seconds = time.perf_counter() - start
+            self._show_phases(None)
 
     @contextmanager
     def step(self, who: str, what: str) -> Iterator[list[str]]:

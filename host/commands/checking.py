@@ -9,6 +9,7 @@ from typing import Any, BinaryIO
 import cbor2
 
 from airgap.errors import IncompleteError
+from airgap.progress import TaskBar
 from airgap.scan import Unreadable
 from airgap.ur.ur import DecodeLimits
 from custody.errors import CustodyError, SchemaError
@@ -173,7 +174,10 @@ def cmd_audit(ctx: Context) -> int:
     with _export_stream(ctx) as stream:
         header, entries = read_export(stream)
         known = _known(ctx, header.station, now)
-        report = audit_export(header, entries, known)
+        # On a terminal only; the export's signed count is the estimate (a longer chain fills the bar).
+        description = f"auditing {header.station}'s log ({header.count} entries)"
+        with TaskBar(ctx.err, total=header.count, description=description) as bar:
+            report = audit_export(header, entries, known, on_entry=bar.update)
     chain = report.chain
     assert chain is not None
     with registry.transaction():

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import cbor2
 import numpy as np
+import pytest
 
 from airgap.camera.frames import Frame
 from airgap.qr.render import RenderSettings, render_frames
@@ -73,6 +74,34 @@ def test_progress_bar_silent_off_terminal() -> None:
 
     stream = io.StringIO()
     bar = ProgressBar(stream)
+    assert not bar.enabled
     result = scan(image_frames(30), URDecoder(), on_progress=bar)
     bar.finish()
     assert result.ur == UR_MSG and stream.getvalue() == ""
+
+
+def test_progress_bar_on_a_terminal_shows_the_decoder_then_erases(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Drawn with the decoder's own description; gone once the message is whole; finish() is idempotent."""
+    from tests.airgap.test_progress import FakeTty
+
+    monkeypatch.setenv("TERM", "xterm")
+    monkeypatch.setenv("COLUMNS", "160")
+    monkeypatch.delenv("TTY_INTERACTIVE", raising=False)
+    stream = FakeTty()
+    bar = ProgressBar(stream)
+    assert bar.enabled
+    bar.finish()  # nothing shown yet: nothing written
+    assert stream.getvalue() == ""
+    encoder, decoder = UREncoder(UR_MSG, 300), URDecoder()
+    decoder.receive(encoder.next_part())
+    bar(decoder.progress)
+    shown = stream.getvalue()
+    assert "%" in shown and "fragments' worth" in shown
+    while not decoder.is_complete:
+        decoder.receive(encoder.next_part())
+        bar(decoder.progress)
+    erased = stream.getvalue()
+    assert "\x1b[2K" in erased[-20:]  # the bar's line cleared, last thing written
+    bar.finish()
+    bar.finish()
+    assert stream.getvalue() == erased

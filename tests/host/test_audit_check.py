@@ -128,3 +128,12 @@ def test_attack_4_a_clock_set_back_after_a_jump_is_named() -> None:
 def test_a_head_dated_ahead_of_the_auditor_is_named() -> None:
     station = stations()[0]
     assert Flag.CLOCK_AHEAD in audit(station.export(T0 + DAY), known(station, T0))
+
+
+def test_the_progress_callback_counts_every_entry_checked_in_order() -> None:
+    station = signed_then_secret()
+    header, entries = read_export(io.BytesIO(station.export(T0 + 2 * HOUR)))
+    counts: list[int] = []
+    report = audit_export(header, entries, known(station, T0 + 2 * HOUR), on_entry=counts.append)
+    assert report.chain is not None and report.chain.count == header.count
+    assert counts == list(range(1, header.count + 1))
