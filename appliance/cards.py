@@ -162,31 +162,39 @@ class PresentedCard:
     problem: str | None = None
 
 
+def card_problem(offered: PresentedCard, card_set: CardSet, accepted: Sequence[int] = ()) -> str | None:
+    """Why this one card is refused (None: it is good), as it is presented; ``accepted`` are the
+    numbers already taken in this sitting. No HSM involved."""
+    name = f"card {offered.claimed_index}" if offered.claimed_index else "a card"
+    card = offered.card
+    if card is None:
+        return f"{name}: {offered.problem or 'unreadable'}"
+    name = f"card {card.index}"
+    if offered.claimed_index is not None and offered.claimed_index != card.index:
+        return f"{name}: presented as card {offered.claimed_index}; the payload says otherwise"
+    if card.station != card_set.station:
+        return f"{name}: belongs to station {card.station!r}, not {card_set.station!r}"
+    if card.set_id != card_set.set_id:
+        return f"{name}: is from another card set (retired or foreign); not accepted"
+    if not 1 <= card.index <= card_set.count:
+        return f"{name}: there is no such card in this set of {card_set.count}"
+    if not hmac.compare_digest(commitment_for(card), card_set.commitments[card.index - 1]):
+        return f"{name}: does not match what the station issued (altered or mistyped)"
+    if card.index in accepted:
+        return f"{name}: presented twice"
+    return None
+
+
 def check_cards(presented: Sequence[PresentedCard], card_set: CardSet) -> list[Card]:
     """The valid cards, or a CardError naming every card that is wrong and why. No HSM involved."""
     problems: list[str] = []
     valid: dict[int, Card] = {}
     for offered in presented:
-        name = f"card {offered.claimed_index}" if offered.claimed_index else "a card"
-        card = offered.card
-        if card is None:
-            problems.append(f"{name}: {offered.problem or 'unreadable'}")
-            continue
-        name = f"card {card.index}"
-        if offered.claimed_index is not None and offered.claimed_index != card.index:
-            problems.append(f"{name}: presented as card {offered.claimed_index}; the payload says otherwise")
-        elif card.station != card_set.station:
-            problems.append(f"{name}: belongs to station {card.station!r}, not {card_set.station!r}")
-        elif card.set_id != card_set.set_id:
-            problems.append(f"{name}: is from another card set (retired or foreign); not accepted")
-        elif not 1 <= card.index <= card_set.count:
-            problems.append(f"{name}: there is no such card in this set of {card_set.count}")
-        elif not hmac.compare_digest(commitment_for(card), card_set.commitments[card.index - 1]):
-            problems.append(f"{name}: does not match what the station issued (altered or mistyped)")
-        elif card.index in valid:
-            problems.append(f"{name}: presented twice")
-        else:
-            valid[card.index] = card
+        problem = card_problem(offered, card_set, tuple(valid))
+        if problem is not None:
+            problems.append(problem)
+        elif offered.card is not None:
+            valid[offered.card.index] = offered.card
     if problems:
         raise CardError("refused before any HSM login: " + "; ".join(problems))
     if len(valid) < card_set.threshold:

@@ -239,13 +239,18 @@ class Ceremony:
         try:
             cards = station.check_cards(self.cards(station.state.card_set.threshold), now)
         except CardError as exc:
+            self.screen.trouble(exc)
             return self._refuse(request, StationCode.CARDS_REFUSED, str(exc), now)
         try:
+            self.screen.step(f"HSM login with the PIN of {len(cards)} cards")
             with station.sealed_session(cards, now) as sealed:
+                self.screen.step("audit log checked against the HSM's seal")
                 return self._sign(sealed, request, policy, now, chain)
         except LogRollbackError as exc:
+            self.screen.trouble(exc)
             return self._refuse(request, StationCode.LOG_ROLLBACK, str(exc), now)
         except HsmError as exc:
+            self.screen.trouble(exc)
             return self._refuse(request, StationCode.HSM_FAILED, str(exc), now)
 
     def _prior(self, request_digest: bytes) -> AuditEntry | None:
@@ -284,6 +289,7 @@ class Ceremony:
         if key.key_id != policy.key_id:
             return self._refuse(request, StationCode.KEY_MISMATCH, f"key {policy.key_label!r}", now, sealed)
 
+        self.screen.step("policy digest, clock and key checked against the seal")
         prior = self._prior(digest)  # again, now that the log is verified and unsealed approvals voided
         if prior is not None and prior.kind == EntryKind.SIGNATURE:
             response = logged_response(prior)
@@ -318,12 +324,14 @@ class Ceremony:
         # The chain's own message first: what the chain checks. Then the statement over it and the log head.
         chain_signature = b""
         if chain is not None and policy.vault.chain is not None:
+            self.screen.step(f"signing {len(chain.messages)} chain message(s) in the HSM")
             chain_signature = b"".join(sealed.session.sign(key, m) for m in chain.messages)
             try:  # e.g. a Safe's v: recovery must give this station's own address
                 adapter_for(policy.vault.chain).check_signature(chain, key.public_key, chain_signature)
             except ChainError as exc:
                 detail = f"the chain would not take this key's signature ({exc})"
                 return self._refuse(request, Code.PAYLOAD_INVALID, detail, now, sealed)
+            self.screen.step("chain signature(s) verified as the chain will")
         unsigned = SignatureResponse(
             request_id=request.request_id,
             request_digest=digest,
@@ -336,6 +344,7 @@ class Ceremony:
             approved_at=approval.at,
             chain_signature=chain_signature,
         )
+        self.screen.step("signing the station's statement over the request and the log head")
         response = replace(unsigned, signature=sealed.session.sign(key, unsigned.statement_digest()))
         entry = station.log(
             EntryKind.SIGNATURE,
@@ -347,6 +356,7 @@ class Ceremony:
         self.fault("signature-logged")
         sealed.seal_entry(entry)
         self.fault("signature-sealed")
+        self.screen.step(f"signature logged at entry {entry.seq} and sealed in the HSM; now shown")
         return Answer(
             Outcome.SIGNED,
             UR(RESPONSE_UR_TYPE, response.to_cbor()),

@@ -216,6 +216,22 @@ def create_parser() -> argparse.ArgumentParser:
         default="terminal",
         help="how to show answers (default: terminal)",
     )
+    p.add_argument(
+        "--ui",
+        choices=["terminal", "window"],
+        default="terminal",
+        help="terminal (default), or the full-screen station window (needs a display, or xvfb-run)",
+    )
+    p.add_argument(
+        "--screenshots", type=Path, metavar="DIR", help="window: one PNG per screen shown, named after it"
+    )
+    p.add_argument(
+        "--answer-seconds",
+        type=float,
+        metavar="S",
+        help="window: how long each answer stays on screen (default: until D or Enter; "
+        "0 with --approve-with-cards)",
+    )
     p.add_argument("--max-requests", type=int, metavar="N", help="stop after N requests")
     p.add_argument("--timeout", type=float, metavar="SECONDS", help="stop when a scan sees nothing this long")
     p.add_argument(

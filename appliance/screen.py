@@ -1,12 +1,17 @@
-"""The station's display, behind a small interface: a terminal now, a windowed display later."""
+"""The station's display, behind a small interface: a terminal here, a window in ``appliance.window``."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Protocol, TextIO
+from typing import TYPE_CHECKING, Protocol, TextIO
 
 from airgap.ur.ur import UR
+from appliance.troubles import explain
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
 
 
 class Screen(Protocol):
@@ -18,7 +23,26 @@ class Screen(Protocol):
         """The custodians' answer to ``question``; False means stop."""
         ...
 
+    def step(self, text: str) -> None:
+        """A signing step as it happens (HSM login, seal checks, signing, logging)."""
+        ...
+
+    def trouble(self, error: Exception) -> None:
+        """A station fault: what it means and what to do, before the refusal that follows it."""
+        ...
+
     def show_answer(self, title: str, ur: UR) -> None: ...
+
+
+def save_answer(folder: Path, number: int, ur: UR, frames: Sequence[npt.NDArray[np.uint8]]) -> Path:
+    """An answer as CBOR and PNG frames under ``folder``, numbered in the order shown."""
+    from airgap.qr.sinks import write_png_folder
+
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = folder / f"{number:03d}-{ur.type}"
+    stem.with_suffix(".cbor").write_bytes(ur.cbor)
+    write_png_folder(frames, stem)
+    return stem
 
 
 class TerminalScreen:
@@ -64,10 +88,18 @@ class TerminalScreen:
             self.ask(f"{question} Type 'approve' to continue, anything else to refuse: ").strip() == "approve"
         )
 
+    def step(self, text: str) -> None:
+        self.say(f"  - {text}")
+
+    def trouble(self, error: Exception) -> None:
+        trouble = explain(error)
+        self.say(f"{trouble.title.upper()}: {trouble.meaning}")
+        self.say(f"  what to do: {trouble.action}")
+
     def show_answer(self, title: str, ur: UR) -> None:
         from airgap.link_defaults import DEFAULT_ANIMATION_PASSES, DEFAULT_MODULE_PX, WEBCAM_MAX_FRAGMENT
         from airgap.qr.render import RenderSettings, qr_matrix, render_frames
-        from airgap.qr.sinks import print_terminal, show_window, write_png_folder
+        from airgap.qr.sinks import print_terminal, show_window
         from airgap.ur.ur import parts_for_message
 
         # The host reads answers with a webcam: the denser 720p fragment size applies.
@@ -76,10 +108,7 @@ class TerminalScreen:
         self.say(f"{title}: {len(set(texts))} QR part(s)")
         frames = render_frames(texts, RenderSettings(module_px=DEFAULT_MODULE_PX))
         if self.answers is not None:
-            self.answers.mkdir(parents=True, exist_ok=True)
-            stem = self.answers / f"{self._count:03d}-{ur.type}"
-            stem.with_suffix(".cbor").write_bytes(ur.cbor)
-            write_png_folder(frames, stem)
+            stem = save_answer(self.answers, self._count, ur, frames)
             self.shown.append(stem)
             self.say(f"answer written to {stem}.cbor and {stem}/ ({len(frames)} frames)")
         if self.show == "terminal":

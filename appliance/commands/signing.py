@@ -64,7 +64,7 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     from contextlib import ExitStack
 
     from airgap.camera.frames import open_source
-    from airgap.qr.decode import payloads_in_image
+    from airgap.qr.decode import located_payloads, payloads_in_image
     from airgap.qr.isolated import IsolatedDecoder
     from airgap.scan import ImageDecoder, ProgressBar
     from appliance.ceremony import Ceremony, Outcome
@@ -76,27 +76,40 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
         raise UsageError(
             "say how cards are presented: --type-cards, --scan-cards, --card or --approve-with-cards"
         )
-    shown = terminal_screen(args, console, answers=args.answers, show=args.show)
-    bar = ProgressBar(sys.stderr)
+    if args.ui != "window" and (args.screenshots or args.answer_seconds is not None):
+        raise UsageError("--screenshots and --answer-seconds need --ui window")
     with ExitStack() as stack:
         station = stack.enter_context(Station(args.state, clock=console.clock))
         # '-' reads UR lines from standard input: a keyboard-wedge scanner types each part as a line.
         source = open_source(args.source, console.stdin if console.stdin is not None else sys.stdin)
         stack.callback(source.close)
-        decode_image: ImageDecoder = payloads_in_image
+        isolated = None
         if not args.in_process_decoder and args.source != "-":
-            decode_image = stack.enter_context(IsolatedDecoder())
-        ceremony = Ceremony(station, screen=shown, cards=card_provider(args, console))
+            isolated = stack.enter_context(IsolatedDecoder())
         console.say(f"station {station.state.station}: scanning {args.source} for spend requests")
-        summary = run(
-            ceremony,
-            source,
-            decode_image=decode_image,
-            max_requests=args.max_requests,
-            idle_timeout=args.timeout,
-            on_progress=bar,
-        )
-        bar.finish()
+        if args.ui == "window":
+            from appliance.window.sitting import run_in_window
+
+            card_source = open_source(args.scan_cards) if args.scan_cards else None
+            if card_source is not None:
+                stack.callback(card_source.close)
+            located = isolated.located if isolated is not None else located_payloads
+            echo = terminal_screen(args, console, show="none")
+            summary = run_in_window(args, echo, station, source, located, card_source)
+        else:
+            shown = terminal_screen(args, console, answers=args.answers, show=args.show)
+            decode_image: ImageDecoder = isolated if isolated is not None else payloads_in_image
+            ceremony = Ceremony(station, screen=shown, cards=card_provider(args, console))
+            bar = ProgressBar(sys.stderr)
+            stack.callback(bar.finish)
+            summary = run(
+                ceremony,
+                source,
+                decode_image=decode_image,
+                max_requests=args.max_requests,
+                idle_timeout=args.timeout,
+                on_progress=bar,
+            )
     counts = {o: sum(a.outcome is o for a in summary.answers) for o in Outcome}
     console.say(
         f"done: {counts[Outcome.SIGNED]} signed, {counts[Outcome.REFUSED]} refused, "

@@ -64,6 +64,12 @@ class RecordingScreen:
         self.lines.append(question)
         return self.confirm_answer
 
+    def step(self, text: str) -> None:
+        self.lines.append(f"  - {text}")
+
+    def trouble(self, error: Exception) -> None:
+        self.lines.append(f"trouble: {type(error).__name__}: {error}")
+
     def show_answer(self, title: str, ur: UR) -> None:
         self.answers.append(ur)
 
