@@ -49,8 +49,9 @@ DEFAULT_MEMORY_LIMIT = 1 << 30
 DEFAULT_FRAME_TIMEOUT = 2.0
 
 
-#: Longest answer accepted from the child: a few full QR payloads.
-_MAX_ANSWER = 8 * (MAX_PAYLOAD_CHARS + 1) + 64
+#: Longest answer accepted from the child: a few full QR payloads, after a status line of outlines
+#: (each at most eight 5-character numbers, their commas and a semicolon).
+_MAX_ANSWER = 8 * (MAX_PAYLOAD_CHARS + 1) + MAX_QUADS * (8 * 6) + 64
 _HEADER = struct.Struct(">II")
 
 

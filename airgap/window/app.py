@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
-from airgap.errors import AirgapError
+from airgap.errors import AirgapError, DecodeError
 
 if TYPE_CHECKING:
     from PySide6.QtGui import QImage
@@ -53,10 +53,12 @@ def qt_app() -> QApplication:
         raise DisplayError(
             "no display: set DISPLAY (or run under xvfb-run), or QT_QPA_PLATFORM=offscreen for no window"
         )
+    from PySide6.QtCore import qInstallMessageHandler
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance()
     if not isinstance(app, QApplication):
+        qInstallMessageHandler(_qt_message)
         app = QApplication(sys.argv[:1])
         app.setStyleSheet(STYLE)
     return app
@@ -82,15 +84,28 @@ def set_state(widget: QWidget, state: str) -> None:
     widget.style().polish(widget)
 
 
+#: Qt's notes that say nothing to an operator (the offscreen platform's missing window hints).
+_QUIET = ("propagateSizeHints",)
+
+
+def _qt_message(kind: object, context: object, message: str) -> None:
+    if not any(text in message for text in _QUIET):
+        sys.stderr.write(f"qt: {message}\n")
+
+
 def to_qimage(image: npt.NDArray[np.uint8]) -> QImage:
-    """A copy of a grey or BGR camera frame (or a rendered QR) as a QImage."""
+    """A copy of a grey or BGR camera frame (or a rendered QR) as a QImage; other shapes are refused."""
     from PySide6.QtGui import QImage
 
     data = np.ascontiguousarray(image)
+    if data.ndim == 3 and data.shape[2] == 1:
+        data = np.ascontiguousarray(data[:, :, 0])  # one channel is grey, not 3 bytes a pixel
+    if data.dtype != np.uint8 or not (data.ndim == 2 or (data.ndim == 3 and data.shape[2] in (3, 4))):
+        raise DecodeError(f"frame of {data.dtype} and shape {data.shape} is not a grey, BGR or BGRA image")
     height, width = data.shape[:2]
     if data.ndim == 2:
         return QImage(data.data, width, height, width, QImage.Format.Format_Grayscale8).copy()
-    rgb = np.ascontiguousarray(data[:, :, 2::-1] if data.shape[2] >= 3 else data)
+    rgb = np.ascontiguousarray(data[:, :, 2::-1])
     return QImage(rgb.data, width, height, 3 * width, QImage.Format.Format_RGB888).copy()
 
 

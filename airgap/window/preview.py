@@ -53,6 +53,7 @@ class ScanProgress(QWidget):
 
     def reset(self) -> None:
         self.bar.setValue(0)
+        self.bar.setFormat("%p%")  # not the last scan's percentage, which update_progress wrote in
         self.text.setText("waiting for the first QR part")
 
     def update_progress(self, progress: Progress) -> None:

@@ -62,6 +62,9 @@ class AnimatedQr(QWidget):
         self.frames = [QPixmap.fromImage(to_qimage(f)) for f in rendered]
         self.index = 0
         self._paint()
+        self._describe()
+
+    def _describe(self) -> None:
         self.info.setText(
             f"{self.parts} part(s) · {self.density} bytes per frame · {self.fps:g} frames/s · {KEYS_HELP}"
         )
@@ -80,15 +83,18 @@ class AnimatedQr(QWidget):
 
     def step_density(self, step: int) -> None:
         i = DENSITIES.index(self.density)
-        self.density = DENSITIES[max(0, min(len(DENSITIES) - 1, i + step))]
-        self._render()
+        density = DENSITIES[max(0, min(len(DENSITIES) - 1, i + step))]
+        if density != self.density:  # at either end the animation runs on undisturbed
+            self.density = density
+            self._render()
 
     def step_fps(self, step: int) -> None:
         i = FPS_STEPS.index(self.fps)
         self.fps = FPS_STEPS[max(0, min(len(FPS_STEPS) - 1, i + step))]
         if self.timer.isActive():
             self.timer.start(round(1000 / self.fps))
-        self._render()
+        if self.ur is not None:
+            self._describe()  # the same frames, shown faster or slower: nothing to render again
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         key = Qt.Key(event.key())
