@@ -25,14 +25,13 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TextIO
 
-from airgap.errors import AirgapError, IncompleteError, RenderError, SourceError
 from airgap.link_defaults import DEFAULT_FPS, DEFAULT_MAX_FRAGMENT, DEFAULT_MODULE_PX
-from custody.errors import CustodyError
 from host.audit_check import DEFAULT_MAX_AGE
 from host.cli_args import EPILOG, positive, scan_options, subcommand
 from host.cli_vault import enrol_and_vault
 from host.context import Context, default_registry
-from host.errors import HostError
+from host.failures import failure
+from host.gui import command as gui
 
 
 def _requests(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -223,6 +222,7 @@ def create_parser() -> argparse.ArgumentParser:
     enrol_and_vault(sub)
     _requests(sub)
     _collect_and_check(sub)
+    gui.register(sub)
     return parser
 
 
@@ -241,24 +241,15 @@ def main(
     ctx = Context(args, out, err, clock)
     try:
         code: int = args.func(ctx)
-    except HostError as exc:
-        err.write(f"host: {exc}\n")
-        return exc.exit_code
-    except IncompleteError as exc:
-        err.write(f"host: {exc}\n")
-        return 3
-    except (SourceError, RenderError) as exc:
-        err.write(f"host: {exc}\n")
-        return 4
-    except (AirgapError, CustodyError) as exc:
-        err.write(f"host: {exc}\n")
-        return 1
     except (EOFError, KeyboardInterrupt):
         err.write("host: interrupted\n")
         return 130
-    except OSError as exc:
-        err.write(f"host: {exc.strerror or exc}: {exc.filename or ''}\n")
-        return 4
+    except Exception as exc:
+        known = failure(exc)
+        if known is None:
+            raise
+        err.write(f"host: {known[1]}\n")
+        return known[0]
     finally:
         ctx.close()
     return code

@@ -28,7 +28,9 @@ from host.timeline import timeline
 ANSWER_LIMITS = DecodeLimits(max_message_len=8192, max_seq_len=64)
 
 
-def _take(registry: Registry, item: UR | Unreadable, only: bytes | None, now: int) -> Judgement:
+def take_answer(registry: Registry, item: UR | Unreadable, only: bytes | None, now: int) -> Judgement:
+    """One scanned answer judged, and stored if it counts: what ``collect`` does per message, and the
+    window's scan screen too, so both accept and reject alike."""
     if isinstance(item, Unreadable):
         times = f" ({item.count} times)" if item.count > 1 else ""
         return Judgement(Status.REJECTED, "?", None, f"unreadable frames{times}: {item.reason}")
@@ -74,6 +76,11 @@ def _take(registry: Registry, item: UR | Unreadable, only: bytes | None, now: in
     return judgement
 
 
+def answer_line(j: Judgement) -> str:
+    """How an answer is reported, in ``collect`` and in the window alike: ``ACCEPTED     station: why``."""
+    return f"{j.status.value.upper():<12} {j.station}: {j.text}"
+
+
 def progress(registry: Registry, row: RequestRow) -> dict[str, Any]:
     vault_row = registry.vault(row.request.vault_id, row.generation)
     assert vault_row is not None  # a request row always names a stored generation (foreign key)
@@ -98,19 +105,26 @@ def progress(registry: Registry, row: RequestRow) -> dict[str, Any]:
     }
 
 
-def _say_progress(ctx: Context, p: dict[str, Any], now: int) -> None:
-    ctx.say(f"request {p['request_id'][:8]}: {p['summary']}")
+def progress_lines(p: dict[str, Any], now: int) -> list[str]:
+    """A request's progress (from ``progress``) as ``collect`` and ``status`` print it."""
+    lines = [f"request {p['request_id'][:8]}: {p['summary']}"]
     signed = ", ".join(p["signed_by"]) or "nobody yet"
-    ctx.say(f"  signed by   {signed}  ({len(p['signed_by'])} of {p['needed']} needed)")
+    lines.append(f"  signed by   {signed}  ({len(p['signed_by'])} of {p['needed']} needed)")
     for station, why in p["refused_by"].items():
-        ctx.say(f"  refused by  {station}: {why}")
+        lines.append(f"  refused by  {station}: {why}")
     if p["finalized"]:
-        ctx.say("  finalized")
+        lines.append("  finalized")
     elif p["still_needed"]:
-        ctx.say(f"  still needed: {p['still_needed']} more, from any of {', '.join(p['not_signed'])}")
-        ctx.say(f"  expires {relative(p['expires_at'], now)}")
+        lines.append(f"  still needed: {p['still_needed']} more, from any of {', '.join(p['not_signed'])}")
+        lines.append(f"  expires {relative(p['expires_at'], now)}")
     else:
-        ctx.say(f"  quorum reached: host finalize {p['request_id'][:8]} --out BUNDLE.cbor")
+        lines.append(f"  quorum reached: host finalize {p['request_id'][:8]} --out BUNDLE.cbor")
+    return lines
+
+
+def _say_progress(ctx: Context, p: dict[str, Any], now: int) -> None:
+    for line in progress_lines(p, now):
+        ctx.say(line)
 
 
 def cmd_collect(ctx: Context) -> int:
@@ -127,9 +141,9 @@ def cmd_collect(ctx: Context) -> int:
             in_process=ctx.args.in_process_decoder,
             idle_timeout=ctx.args.timeout,
         ):
-            j = _take(registry, item, only, now)
+            j = take_answer(registry, item, only, now)
             judgements.append(j)
-            ctx.say(f"{j.status.value.upper():<12} {j.station}: {j.text}")
+            ctx.say(answer_line(j))
     touched = list(dict.fromkeys(j.request_id for j in judgements if j.request_id is not None))
     if only is not None and only not in touched:
         touched.append(only)
