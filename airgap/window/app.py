@@ -60,6 +60,7 @@ def qt_app() -> QApplication:
     if not isinstance(app, QApplication):
         qInstallMessageHandler(_qt_message)
         app = QApplication(sys.argv[:1])
+    if not app.styleSheet():  # also when another made the application (pytest-qt does)
         app.setStyleSheet(STYLE)
     return app
 

@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from airgap.link_defaults import DEFAULT_ANIMATION_PASSES, DEFAULT_FPS
 from airgap.qr.render import RenderSettings, render_frames
-from airgap.ur.ur import UR, parts_for_message
+from airgap.ur.ur import UR, UREncoder, parts_for_message
 from airgap.window.app import label, to_qimage
 
 #: Bytes per frame the keys step through, sparsest first.
@@ -57,7 +57,7 @@ class AnimatedQr(QWidget):
         if self.ur is None:
             return
         texts = parts_for_message(self.ur, self.density, passes=DEFAULT_ANIMATION_PASSES)
-        self.parts = len(set(texts))
+        self.parts = UREncoder(self.ur, self.density).seq_len  # the message's parts, not the loop's frames
         rendered = render_frames(texts, RenderSettings(module_px=4))
         self.frames = [QPixmap.fromImage(to_qimage(f)) for f in rendered]
         self.index = 0
@@ -66,7 +66,8 @@ class AnimatedQr(QWidget):
 
     def _describe(self) -> None:
         self.info.setText(
-            f"{self.parts} part(s) · {self.density} bytes per frame · {self.fps:g} frames/s · {KEYS_HELP}"
+            f"{self.parts} part(s) in {len(self.frames)} frames · {self.density} bytes per frame · "
+            f"{self.fps:g} frames/s · {KEYS_HELP}"
         )
 
     def advance(self) -> None:
