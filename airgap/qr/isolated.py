@@ -53,11 +53,16 @@ DEFAULT_FRAME_TIMEOUT = 2.0
 #: (each at most eight 5-character numbers, their commas and a semicolon).
 _MAX_ANSWER = 8 * (MAX_PAYLOAD_CHARS + 1) + MAX_QUADS * (8 * 6) + 64
 _HEADER = struct.Struct(">II")
+#: The child says so once it is up, so its start-up (a fresh interpreter) never counts against a frame.
+_READY = b"ready"
+#: Longest wait for a child to start: a loaded machine takes seconds to spawn an interpreter.
+START_TIMEOUT = 60.0
 
 
 def _worker(conn: Connection, decode: DecodeFn, decoder: FrameDecoder, memory_limit: int) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (memory_limit, memory_limit))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # a crash leaves no core file of frame data
+    conn.send_bytes(_READY)
     while True:
         try:
             message = conn.recv_bytes()
@@ -117,6 +122,13 @@ class IsolatedDecoder:
         self._process.start()
         child.close()
         self._conn = parent
+        try:
+            ready = parent.poll(START_TIMEOUT) and parent.recv_bytes(len(_READY)) == _READY
+        except (EOFError, OSError):
+            ready = False
+        if not ready:
+            self._kill()
+            raise DecodeError(f"frame decoder did not start within {START_TIMEOUT:g} s")
         return parent
 
     def _kill(self) -> None:
