@@ -68,6 +68,7 @@ class StationWindow(QMainWindow):
             self.resize(*DEFAULT_SIZE)
             self.show()
         else:
+            self.setGeometry(screen.geometry())  # without a window manager, full screen is only a hint
             self.showFullScreen()
         pump()
 
