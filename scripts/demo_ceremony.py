@@ -11,7 +11,9 @@ anyone pushes the payment through. The stations and the host share a
 simulated calendar that jumps the 30-day cooldowns and the 90-day clawback;
 the Simulator's block time follows it. Nothing else is simulated.
 
-Exit 0 only when every step held. No camera, screen or network is used.
+Exit 0 only when every step held. No camera, screen or network is used: with
+``--ui window`` the stations' and the host's windows run on a virtual display
+(Xvfb) and leave their screenshots under DIR/screens/.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from pathlib import Path
 from typing import TextIO
 
 from demo_bitcoin import BTC_VAULT, BitcoinDemo, bitcoin_phases
+from demo_display import DisplayUnavailable, Screens, virtual_display
 from demo_evm import SAFE_VAULT, SafeDemo, safe_phases
 from demo_steps import (
     AMOUNT,
@@ -84,7 +87,27 @@ def isolate_softhsm(out: Path, module: str) -> None:
 
 
 def run_demo(
-    out: Path, streams: Sequence[TextIO], *, start: int | None = None, seed: int = 2026, chain: str = "chia"
+    out: Path,
+    streams: Sequence[TextIO],
+    *,
+    start: int | None = None,
+    seed: int = 2026,
+    chain: str = "chia",
+    ui: str = "terminal",
+) -> int:
+    if ui == "window":
+        try:
+            with virtual_display() as display:
+                return _run_demo(out, streams, start, seed, chain, display)
+        except DisplayUnavailable as exc:
+            for stream in streams:
+                stream.write(f"demo: no display for the windows: {exc}\n")
+            return 1
+    return _run_demo(out, streams, start, seed, chain, None)
+
+
+def _run_demo(
+    out: Path, streams: Sequence[TextIO], start: int | None, seed: int, chain: str, display: str | None
 ) -> int:
     wall = time.perf_counter()
     if not Path(SOFTHSM_MODULE).is_file():
@@ -97,6 +120,12 @@ def run_demo(
     calendar = SimulatedCalendar(start if start is not None else int(time.time()))
     demo = FLAVOURS[chain][0](out, t, calendar, seed)
     t.say(f"{FLAVOURS[chain][1]}: SoftHSM stations, one host, simulated cameras; folder {out}")
+    if display is not None:
+        demo.screens = Screens(out / "screens")
+        t.say(
+            f"the stations' and the host's windows run on the virtual display {display} (Xvfb); "
+            f"their screenshots are kept in {out / 'screens'}"
+        )
     t.say("times on the left are this machine's; the calendar is simulated so the vault's delays can pass")
     try:
         with bar:  # gone before the verdict and the summary
@@ -202,6 +231,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--chain", choices=tuple(FLAVOURS), default="chia", help="the vault's chain (default: chia)"
     )
+    parser.add_argument(
+        "--ui",
+        choices=("terminal", "window"),
+        default="terminal",
+        help="window: the stations' and the host's windows on a virtual display, screenshots in DIR/screens",
+    )
     args = parser.parse_args(argv)
     out = args.out.resolve()
     try:
@@ -210,7 +245,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write(f"demo: {exc}\n")
         return 2
     with (out / "transcript.txt").open("w") as saved:
-        return run_demo(out, (sys.stdout, saved), seed=args.seed, chain=args.chain)
+        return run_demo(out, (sys.stdout, saved), seed=args.seed, chain=args.chain, ui=args.ui)
 
 
 if __name__ == "__main__":

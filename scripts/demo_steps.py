@@ -16,6 +16,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+from demo_display import Screens, host_window_scan, host_window_show
 from demo_transcript import StepFailed, Transcript, contains, require
 
 from airgap.camera.frames import ImageFolderSource
@@ -97,6 +98,7 @@ class Demo:
     stations = STATIONS
     shown_tampered = SHOWN_TAMPERED
     balance_lines: tuple[str, ...] = ("on Chia", "coins ", "announcement", "txch1")
+    screens: Screens | None = None  # --ui window: the windows' screenshots
 
     def __init__(self, out: Path, transcript: Transcript, calendar: SimulatedCalendar, seed: int) -> None:
         self.dir = out
@@ -267,6 +269,7 @@ class Demo:
         screen = self.dir / "host" / "screen" / name
         with self.t.step("host", f"show the {name} as animated QR") as lines:
             self.host(["show", request_id[:8], "--out", str(screen)], lines, show=contains("frames"))
+        host_window_show(self, request_id, name)
         return request_id, screen
 
     def station_run(
@@ -276,6 +279,7 @@ class Demo:
         camera = self.dir / "stations" / station / "camera" / name
         answers = self.dir / "stations" / station / "answers" / name
         self.film(station, screen, camera, STATION_CAMERA)
+        window = ["--ui", "window", *self.screens.args()] if self.screens is not None else []
         with self.t.step(station, what) as lines:
             text = self.appliance(
                 [
@@ -290,10 +294,13 @@ class Demo:
                     str(answers),
                     "--show",
                     "none",
+                    *window,
                 ],
                 lines,
                 show=show,
             )
+            if self.screens is not None and (kept := self.screens.gather()):
+                lines.append(f"the window's screens kept in screens/: {', '.join(kept)}")
         return text, next(p for p in answers.iterdir() if p.is_dir())
 
     def sign_at(self, station: str, screen: Path, name: str, *, full_review: bool) -> Path:
@@ -337,13 +344,16 @@ class Demo:
             camera = self.dir / "host" / "camera" / f"{name}-{station}"
             self.film("host", screen, camera, HOST_CAMERA)
             sources.append(str(camera))
-        with self.t.step("host", f"scan the {len(sources)} answers back, in any order") as lines:
-            text = self.host(
-                ["collect", *sources],
-                lines,
-                show=contains("ACCEPTED", "REFUS", "REJECTED", "quorum", "signed by", "needed"),
-            )
-            require(text.count("ACCEPTED") == accepted, f"expected {accepted} accepted answers")
+        if self.screens is not None:
+            text = host_window_scan(self, sources)
+        else:
+            with self.t.step("host", f"scan the {len(sources)} answers back, in any order") as lines:
+                text = self.host(
+                    ["collect", *sources],
+                    lines,
+                    show=contains("ACCEPTED", "REFUS", "REJECTED", "quorum", "signed by", "needed"),
+                )
+        require(text.count("ACCEPTED") == accepted, f"expected {accepted} accepted answers")
 
     def finalize(self, request_id: str, bundle: Path, spend: Path | None = None) -> None:
         what = "finalize: the signed bundle, and the spend assembled and judged by the chain's rules"
