@@ -188,7 +188,7 @@ class OutcomePage(Page):
         self.body.addLayout(row, 1)
 
     def show_refusal(self, reason: str, lines: Sequence[str]) -> None:
-        self.set_status(f"REFUSED: {reason}", "bad")
+        self.set_status(f"REFUSED {reason}" if reason.startswith("(") else f"REFUSED: {reason}", "bad")
         self.text.setPlainText("\n".join(grouped(line) for line in lines))
 
     def show_trouble(self, trouble: Trouble) -> None:
