@@ -53,6 +53,7 @@ def qt_app() -> QApplication:
         raise DisplayError(
             "no display: set DISPLAY (or run under xvfb-run), or QT_QPA_PLATFORM=offscreen for no window"
         )
+    _probe_x_display()
     from PySide6.QtCore import qInstallMessageHandler
     from PySide6.QtWidgets import QApplication
 
@@ -83,6 +84,26 @@ def set_state(widget: QWidget, state: str) -> None:
     widget.setProperty("state", state)
     widget.style().unpolish(widget)
     widget.style().polish(widget)
+
+
+def _probe_x_display() -> None:
+    """A local X display that cannot be reached is a DisplayError here; Qt would abort the process."""
+    platform = os.environ.get("QT_QPA_PLATFORM", "")
+    display = os.environ.get("DISPLAY", "")
+    if platform not in ("", "xcb") or not display.startswith(":") or os.environ.get("WAYLAND_DISPLAY"):
+        return
+    number = display[1:].split(".")[0]
+    if not number.isdigit():
+        return
+    import socket
+
+    path = f"/tmp/.X11-unix/X{number}"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        probe.settimeout(2.0)
+        try:
+            probe.connect(path)
+        except OSError as exc:
+            raise DisplayError(f"cannot reach the X display {display} ({exc.strerror or exc})") from None
 
 
 #: Qt's notes that say nothing to an operator (the offscreen platform's missing window hints).

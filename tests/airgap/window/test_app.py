@@ -38,7 +38,8 @@ def test_any_one_of_platform_or_display_is_enough(
 ) -> None:
     for other in ("QT_QPA_PLATFORM", "DISPLAY", "WAYLAND_DISPLAY"):
         monkeypatch.delenv(other, raising=False)
-    monkeypatch.setenv(name, "offscreen" if name == "QT_QPA_PLATFORM" else ":0")
+    # a remote display is not probed (a local one must answer: see the test below)
+    monkeypatch.setenv(name, "offscreen" if name == "QT_QPA_PLATFORM" else "buildhost:0")
     assert qt_app() is qapp  # the process's one application, not a second
 
 
@@ -194,3 +195,13 @@ def test_qt_message_filter(capsys: pytest.CaptureFixture[str]) -> None:
     assert capsys.readouterr().err == ""
     _qt_message(None, None, "QPainter::begin: Paint device returned engine == 0")
     assert capsys.readouterr().err == "qt: QPainter::begin: Paint device returned engine == 0\n"
+
+
+def test_an_unreachable_local_x_display_is_a_clear_error_not_an_abort(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("QT_QPA_PLATFORM", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    monkeypatch.setenv("DISPLAY", ":987")  # no server there
+    with pytest.raises(DisplayError, match="cannot reach the X display :987"):
+        qt_app()
