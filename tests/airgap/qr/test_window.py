@@ -23,7 +23,9 @@ pytestmark = pytest.mark.skipif(
 
 @pytest.fixture
 def display() -> Iterator[str]:
-    name = f":{90 + os.getpid() % 9}"
+    # a display number no other X server holds (the demo's own Xvfb may be running beside the suite)
+    number = next(n for n in range(140, 200) if not os.path.exists(f"/tmp/.X{n}-lock"))
+    name = f":{number}"
     server = subprocess.Popen(["Xvfb", name, "-screen", "0", "1024x768x24"], stderr=subprocess.DEVNULL)
     time.sleep(1.0)
     try:

@@ -10,7 +10,7 @@ from pytestqt.qtbot import QtBot
 
 from airgap.link_defaults import DEFAULT_ANIMATION_PASSES
 from airgap.qr.decode import payloads_in_image
-from airgap.ur.ur import UR, parts_for_message
+from airgap.ur.ur import UR, UREncoder, parts_for_message
 from custody.schemas.request import UR_TYPE as REQUEST_UR_TYPE
 from host.registry import Registry
 from tests.custody.schemas.fixtures import SoftKey
@@ -71,7 +71,9 @@ def test_show_puts_the_requests_qr_on_screen_and_esc_comes_back(qtbot: QtBot, ho
         qr = win.show_view.qr
         ur = UR(REQUEST_UR_TYPE, request.to_cbor())
         parts = {p.upper() for p in parts_for_message(ur, qr.density, passes=DEFAULT_ANIMATION_PASSES)}
-        assert qr.parts == len(parts) > 1  # 200 bytes a frame: the request takes several
+        # 200 bytes a frame: the request takes several parts, each shown several times in the loop
+        assert qr.parts == UREncoder(ur, qr.density).seq_len > 1
+        assert len(qr.frames) == len(parts_for_message(ur, qr.density, passes=DEFAULT_ANIMATION_PASSES))
         found = payloads_in_image(pixels(qr.image))
         assert len(found) == 1 and found[0].upper() in parts
         qtbot.keyClick(qr, Qt.Key.Key_Right)  # a faster rate, from the keyboard
