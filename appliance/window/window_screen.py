@@ -277,11 +277,12 @@ class WindowScreen:
             if pressed in (None, Qt.Key.Key_Escape):
                 return
             number, words = page.number.text().strip(), page.words.text()
+            if not words.strip():  # Enter after the number: on to its words
+                page.words.setFocus()
+                continue
             page.words.clear()
             page.number.clear()
             page.number.setFocus()
-            if not words.strip():
-                continue
             claimed = int(number) if number.isdigit() else None
             try:
                 present(PresentedCard(claimed, parse_words(words)))

@@ -102,9 +102,13 @@ class Custodians:
             self.qtbot.keyClick(self.window, Qt.Key.Key_A)
         elif name == "cards":
             page = self.window.cards
-            if self.cards:
-                number, words = self.cards.pop(0)
+            if self.cards and not page.number.text():
+                number, _ = self.cards[0]
                 page.number.setText(number)
+                self.qtbot.keyClick(page.number, Qt.Key.Key_Return)  # Enter after the number: on to the words
+            elif self.cards:
+                assert page.words.hasFocus() or not self.window.isActiveWindow()
+                _, words = self.cards.pop(0)
                 page.words.setText(words)
                 self.qtbot.keyClick(page.words, Qt.Key.Key_Return)
             else:
