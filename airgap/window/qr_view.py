@@ -7,19 +7,23 @@ or a slower rate. The keys work wherever the widget has focus.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QKeyEvent, QPixmap, QResizeEvent
 from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
 
-from airgap.link_defaults import DEFAULT_ANIMATION_PASSES, DEFAULT_FPS
-from airgap.qr.render import RenderSettings, render_frames
-from airgap.ur.ur import UR, UREncoder, parts_for_message
+from airgap.link_defaults import DEFAULT_FPS, DEFAULT_MODULE_PX
+from airgap.qr.render import Image, animation_frames
+from airgap.ur.ur import UR, UREncoder
 from airgap.window.app import label, to_qimage
 
 #: Bytes per frame the keys step through, sparsest first.
 DENSITIES = (200, 400, 600, 800, 1000, 1200, 1500)
 FPS_STEPS = (2.0, 4.0, 6.0, 8.0, 10.0, 12.0, 15.0)
 KEYS_HELP = "Keys: Up/Down density · Left/Right frame rate"
+#: A message's animation already rendered: (bytes per frame, the frames ``animation_frames`` made).
+Rendered = tuple[int, Sequence[Image]]
 
 
 class AnimatedQr(QWidget):
@@ -45,20 +49,22 @@ class AnimatedQr(QWidget):
         self.timer = QTimer(self)
         self.timer.timeout.connect(self.advance)
 
-    def show_message(self, ur: UR) -> None:
+    def show_message(self, ur: UR, rendered: Rendered | None = None) -> None:
+        """Loop ``ur``; ``rendered`` is its animation already made at some density (by
+        ``animation_frames``), used when that is this widget's density instead of rendering again."""
         self.ur = ur
-        self._render()
+        self._render(rendered[1] if rendered is not None and rendered[0] == self.density else None)
         self.timer.start(round(1000 / self.fps))
 
     def stop(self) -> None:
         self.timer.stop()
 
-    def _render(self) -> None:
+    def _render(self, rendered: Sequence[Image] | None = None) -> None:
         if self.ur is None:
             return
-        texts = parts_for_message(self.ur, self.density, passes=DEFAULT_ANIMATION_PASSES)
         self.parts = UREncoder(self.ur, self.density).seq_len  # the message's parts, not the loop's frames
-        rendered = render_frames(texts, RenderSettings(module_px=4))
+        if rendered is None:
+            rendered = animation_frames(self.ur, self.density, module_px=DEFAULT_MODULE_PX)
         self.frames = [QPixmap.fromImage(to_qimage(f)) for f in rendered]
         self.index = 0
         self._paint()

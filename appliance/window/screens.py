@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 from airgap.ur.ur import UR
 from airgap.window.app import label, set_state
 from airgap.window.preview import CameraPreview, ScanProgress
-from airgap.window.qr_view import AnimatedQr
+from airgap.window.qr_view import AnimatedQr, Rendered
 from appliance.troubles import Trouble
 from appliance.window.reading import grouped
 
@@ -167,9 +167,9 @@ class AnswerPage(Page):
         self.qr = AnimatedQr(density=1500)
         self.body.addWidget(self.qr, 1)
 
-    def show_message(self, title: str, ur: UR) -> None:
+    def show_message(self, title: str, ur: UR, rendered: Rendered | None = None) -> None:
         self.set_status(f"{title.upper()}: logged and sealed before it was shown", "good")
-        self.qr.show_message(ur)
+        self.qr.show_message(ur, rendered)
         self.qr.setFocus()
 
 
@@ -200,6 +200,6 @@ class OutcomePage(Page):
             f"Detail:\n  {trouble.detail}"
         )
 
-    def show_answer(self, ur: UR) -> None:
-        self.qr.show_message(ur)
+    def show_answer(self, ur: UR, rendered: Rendered | None = None) -> None:
+        self.qr.show_message(ur, rendered)
         self.qr.setFocus()

@@ -20,6 +20,7 @@ from airgap.camera.frames import Frame, FrameSource
 from airgap.errors import AirgapError, DecodeError
 from airgap.qr.decode import Quad
 from airgap.ur.ur import UR, Progress
+from airgap.window.qr_view import Rendered
 from appliance.card_files import card_from_payloads, parse_words
 from appliance.cards import CardSet, PresentedCard, card_problem
 from appliance.screen import TerminalScreen
@@ -61,7 +62,6 @@ class WindowScreen:
         self.options = options
         self.log_refused_card = log_refused_card
         self.echo = echo  # a record of what the window showed, as the terminal would print it
-        self._lines: list[str] = []
         self._refusal = ""
         self._count = 0
 
@@ -80,8 +80,7 @@ class WindowScreen:
     def decoder(self, located: Located) -> Callable[[npt.NDArray[np.uint8]], list[str]]:
         """A frame decoder that also draws the frame, outlining the codes it found."""
 
-        def decode(image: npt.NDArray[np.uint8]) -> list[str]:
-            self.scanning()
+        def decode(image: npt.NDArray[np.uint8]) -> list[str]:  # frames come through frames(): page up
             preview = self.window.scanning.preview
             try:
                 texts, quads = located(image)
@@ -117,7 +116,6 @@ class WindowScreen:
     def review(self, lines: Sequence[str]) -> None:
         if self.echo is not None:
             self.echo.review(lines)
-        self._lines = list(lines)
         self._refusal = ""
         verdict = next((line for line in reversed(lines) if "REFUSED" in line), None)
         if verdict is not None:
@@ -176,6 +174,7 @@ class WindowScreen:
         from airgap.qr.render import animation_frames
 
         self._count += 1
+        rendered: Rendered | None = None
         if self.options.answers is not None:
             from airgap.link_defaults import WEBCAM_MAX_FRAGMENT
             from appliance.screen import save_answer
@@ -183,18 +182,20 @@ class WindowScreen:
             frames = animation_frames(ur, WEBCAM_MAX_FRAGMENT)
             stem = save_answer(self.options.answers, self._count, ur, frames)
             self._echo(f"answer written to {stem}.cbor and {stem}/ ({len(frames)} frames)")
+            # the answer screen shows these same frames, unless the keys changed its density
+            rendered = (WEBCAM_MAX_FRAGMENT, frames)
         if ur.type == REFUSAL_UR_TYPE:
             name = "error" if self.window.current == "error" else "refused"
             page = self.window.error if name == "error" else self.window.refused
             if name == "refused" and self.window.current != "refused":
                 page.show_refusal(self._refusal, [f"REFUSED: {self._refusal}"])
-            page.show_answer(ur)
+            page.show_answer(ur, rendered)
         else:
             if self.window.current == "signing":
                 self.window.signing.finish()
                 self.window.screenshot("signing")
             name = "answer"
-            self.window.answer.show_message(title, ur)
+            self.window.answer.show_message(title, ur, rendered)
         self.window.show_page(name)
         self.window.screenshot(name)
         if self.options.answer_seconds is not None or self.options.auto:
