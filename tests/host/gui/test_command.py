@@ -15,18 +15,8 @@ from airgap.qr.decode import payloads_in_image
 from airgap.ur.ur import UR, parts_for_message
 from custody.schemas.request import UR_TYPE as REQUEST_UR_TYPE
 from tests.custody.schemas.fixtures import SoftKey
-from tests.host.gui.kit import make_host, withdraw
-from tests.host.kit import FakeStation, Host, answer_frames, response_ur, stations
-
-
-@pytest.fixture
-def fleet() -> list[FakeStation]:
-    return stations()
-
-
-@pytest.fixture
-def host(tmp_path: Path, fleet: list[FakeStation]) -> Host:
-    return make_host(tmp_path, fleet)
+from tests.host.gui.kit import withdraw
+from tests.host.kit import FakeStation, Host, answer_frames, response_ur
 
 
 def test_a_script_runs_every_screen_prints_each_result_and_takes_the_screenshots(

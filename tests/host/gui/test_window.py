@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
@@ -14,18 +13,8 @@ from airgap.ur.ur import UR, UREncoder, parts_for_message
 from custody.schemas.request import UR_TYPE as REQUEST_UR_TYPE
 from host.registry import Registry
 from tests.custody.schemas.fixtures import SoftKey
-from tests.host.gui.kit import cells, collect, make_host, pixels, window, withdraw
+from tests.host.gui.kit import cells, collect, pixels, window, withdraw
 from tests.host.kit import FakeStation, Host, answer_frames, refusal_ur, response_ur, stations
-
-
-@pytest.fixture
-def fleet() -> list[FakeStation]:
-    return stations()
-
-
-@pytest.fixture
-def host(tmp_path: Path, fleet: list[FakeStation]) -> Host:
-    return make_host(tmp_path, fleet)
 
 
 def test_the_requests_screen_lists_the_vault_and_each_stations_answer(
