@@ -42,10 +42,13 @@ TOP = MemberConfig().with_top_level(True)
 
 
 def member_hash(key: VaultKey) -> bytes:
-    if key.algorithm is Algorithm.P256:
-        return r1_member_hash(MEMBER, R1PublicKey.from_bytes(key.public_key), False)
-    if key.algorithm is Algorithm.SECP256K1:
-        return k1_member_hash(MEMBER, K1PublicKey.from_bytes(key.public_key), False)
+    try:
+        if key.algorithm is Algorithm.P256:
+            return r1_member_hash(MEMBER, R1PublicKey.from_bytes(key.public_key), False)
+        if key.algorithm is Algorithm.SECP256K1:
+            return k1_member_hash(MEMBER, K1PublicKey.from_bytes(key.public_key), False)
+    except ValueError:  # the SDK's "Secp error": 33 bytes that are no point on the curve
+        raise SchemaError(f"the key of {key.station} is not a point on its curve") from None
     raise SchemaError(f"a Chia vault member is a P-256 or secp256k1 key, not {key.algorithm.value}")
 
 
