@@ -37,3 +37,7 @@ class SourceError(AirgapError):
 
 class RenderError(AirgapError):
     """A frame could not be rendered or written to its sink."""
+
+
+class SandboxError(AirgapError):
+    """The QR decoder could not be confined (no seccomp, no privilege drop): it must not run."""

@@ -12,13 +12,23 @@ length, parsed as ASCII lines and checked again, so even a child taken over
 through a decoder bug can only hand the parent some text to reject. The
 status line may carry where the codes were found (for a preview's outline):
 integers, parsed strictly and clipped to the frame.
+
+Before it says it is ready, the child imports and warms up the decoder and
+then confines itself for good (``airgap.qr.sandbox``: no network, no file
+writes, nobody's uid, a syscall allowlist). A child that cannot be confined
+says so instead, and the parent raises ``SandboxError``: it never decodes
+unconfined.
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import os
 import resource
+import signal
 import struct
+import sys
+import warnings
 from collections.abc import Callable
 from multiprocessing.connection import Connection
 from types import TracebackType
@@ -27,7 +37,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from airgap.errors import DecodeError
+from airgap.errors import DecodeError, SandboxError
 from airgap.qr.decode import (
     DEFAULT_FRAME_DECODER,
     MAX_PAYLOAD_CHARS,
@@ -38,6 +48,7 @@ from airgap.qr.decode import (
     located_payloads,
     to_gray,
 )
+from airgap.qr.sandbox import Confinement, enter
 
 Image = npt.NDArray[np.uint8]
 #: Payloads, or payloads and where they were found.
@@ -53,31 +64,65 @@ DEFAULT_FRAME_TIMEOUT = 2.0
 #: (each at most eight 5-character numbers, their commas and a semicolon).
 _MAX_ANSWER = 8 * (MAX_PAYLOAD_CHARS + 1) + MAX_QUADS * (8 * 6) + 64
 _HEADER = struct.Struct(">II")
-#: The child says so once it is up, so its start-up (a fresh interpreter) never counts against a frame.
-_READY = b"ready"
+#: The child says so once it is up and confined (with how), so its start-up never counts against a frame.
+_READY = b"ready "
+#: Or it says why it could not be confined, and is not used.
+_UNCONFINED = b"unconfined "
+_MAX_HELLO = 512
 #: Longest wait for a child to start: a loaded machine takes seconds to spawn an interpreter.
 START_TIMEOUT = 60.0
 
 
-def _worker(conn: Connection, decode: DecodeFn, decoder: FrameDecoder, memory_limit: int) -> None:
+def _answer(decode: DecodeFn, decoder: FrameDecoder, image: Image) -> bytes:
+    try:
+        found = decode(image, decoder)
+        texts, quads = found if isinstance(found, tuple) else (found, [])
+        where = ";".join(",".join(str(c) for c in quad) for quad in quads[:MAX_QUADS])
+        answer = f"ok {where}".rstrip() + "\n" + "\n".join(texts)
+    except (DecodeError, MemoryError, ValueError) as exc:
+        answer = f"error\n{type(exc).__name__}: {exc}"
+    return answer.encode("ascii", "replace")[:_MAX_ANSWER]
+
+
+def _warm_up(decode: DecodeFn, decoder: FrameDecoder) -> None:
+    """Load what decoding loads on first use (imports, tables, arenas) while the child still may."""
+    if decoder is FrameDecoder.OPENCV or "cv2" in sys.modules:
+        import cv2
+
+        cv2.setNumThreads(1)  # no thread pool to start under the filter
+    from airgap.qr.render import RenderSettings, render_frame
+
+    code = np.pad(render_frame("UR:X-WARM/UP", RenderSettings(module_px=4)), 40, constant_values=255)
+    for image in (np.full((720, 1280), 255, np.uint8), code, np.zeros((5, 5), np.uint8)):  # the last fails
+        _answer(decode, decoder, image)
+
+
+def _worker(
+    conn: Connection,
+    decode: DecodeFn,
+    decoder: FrameDecoder,
+    memory_limit: int,
+    confine: Callable[[int], Confinement],
+) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (memory_limit, memory_limit))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # a crash leaves no core file of frame data
-    conn.send_bytes(_READY)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; it ends the child
+    warnings.simplefilter("ignore")  # showing one would read source files, which the filter forbids
+    try:
+        _warm_up(decode, decoder)
+        confinement = confine(conn.fileno())
+    except SandboxError as exc:
+        conn.send_bytes(_UNCONFINED + str(exc).encode("ascii", "replace")[: _MAX_HELLO - len(_UNCONFINED)])
+        return
+    conn.send_bytes(_READY + confinement.line().encode("ascii"))
     while True:
         try:
             message = conn.recv_bytes()
         except EOFError:
-            return
+            os._exit(0)  # no interpreter shutdown under the filter: it would need syscalls decoding does not
         height, width = _HEADER.unpack_from(message)
         image = np.frombuffer(message, dtype=np.uint8, offset=_HEADER.size).reshape(height, width)
-        try:
-            found = decode(image, decoder)
-            texts, quads = found if isinstance(found, tuple) else (found, [])
-            where = ";".join(",".join(str(c) for c in quad) for quad in quads[:MAX_QUADS])
-            answer = f"ok {where}".rstrip() + "\n" + "\n".join(texts)
-        except (DecodeError, MemoryError, ValueError) as exc:
-            answer = f"error\n{type(exc).__name__}: {exc}"
-        conn.send_bytes(answer.encode("ascii", "replace")[:_MAX_ANSWER])
+        conn.send_bytes(_answer(decode, decoder, image))
 
 
 def _quads(where: str, width: int, height: int) -> list[Quad]:
@@ -92,6 +137,15 @@ def _quads(where: str, width: int, height: int) -> list[Quad]:
         )
         quads.append((x1, y1, x2, y2, x3, y3, x4, y4))
     return quads
+
+
+def _how(exitcode: int | None) -> str:
+    """How a child ended, in words: a forbidden syscall is told apart from an ordinary crash."""
+    if exitcode == -signal.SIGSYS:
+        return "was killed for a forbidden system call (SIGSYS)"
+    if exitcode is not None and exitcode < 0:
+        return f"crashed (signal {-exitcode})"
+    return "crashed" if exitcode is None else f"crashed (exit code {exitcode})"
 
 
 class IsolatedDecoder:
@@ -112,33 +166,56 @@ class IsolatedDecoder:
         self._context = multiprocessing.get_context("spawn")
         self._process: Any = None
         self._conn: Connection | None = None
+        self._confine: Callable[[int], Confinement] = enter  # scripts/sandbox_trace.py loosens it to trace
+        #: How the running child is confined, as it said when ready.
+        self.confinement: Confinement | None = None
         self.restarts = 0
+        #: The exit code of the last child that died or was stopped on a frame (-31: killed by the filter).
+        self.last_exit: int | None = None
 
     def _start(self) -> Connection:
         parent, child = self._context.Pipe()
         self._process = self._context.Process(
-            target=_worker, args=(child, self._decode, self.decoder, self.memory_limit), daemon=True
+            target=_worker,
+            args=(child, self._decode, self.decoder, self.memory_limit, self._confine),
+            daemon=True,
         )
         self._process.start()
         child.close()
         self._conn = parent
         try:
-            ready = parent.poll(START_TIMEOUT) and parent.recv_bytes(len(_READY)) == _READY
+            hello = parent.recv_bytes(_MAX_HELLO) if parent.poll(START_TIMEOUT) else None
         except (EOFError, OSError):
-            ready = False
-        if not ready:
-            self._kill()
+            hello = b""
+        if hello is not None and hello.startswith(_READY):
+            try:
+                self.confinement = Confinement.parse(hello[len(_READY) :].decode("ascii"))
+            except (SandboxError, UnicodeDecodeError) as exc:
+                self._kill()
+                raise SandboxError(f"frame decoder's confinement is unknown: {hello[:100]!r}") from exc
+            return parent
+        exited = self._kill()
+        if hello is not None and hello.startswith(_UNCONFINED):
+            raise SandboxError(hello[len(_UNCONFINED) :].decode("ascii", "replace"))
+        if hello is None:
             raise DecodeError(f"frame decoder did not start within {START_TIMEOUT:g} s")
-        return parent
+        raise DecodeError(f"frame decoder {_how(exited)} before it was ready")
 
-    def _kill(self) -> None:
+    def _kill(self) -> int | None:
+        """Stop the child; its exit code (negative: the signal that ended it) if it had ended."""
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+        code = None
         if self._process is not None:
+            code = self._process.exitcode
+            if code is None:
+                self._process.join(timeout=0.2)  # one killed by the filter may still be on its way out
+                code = self._process.exitcode
             self._process.kill()
             self._process.join(timeout=5)
             self._process = None
+        return code
 
     def __call__(self, image: npt.NDArray[np.generic]) -> list[str]:
         return self.located(image)[0]
@@ -154,8 +231,8 @@ class IsolatedDecoder:
                 raise DecodeError(f"frame decoder gave no answer within {self.frame_timeout:g} s; restarted")
             answer = conn.recv_bytes(_MAX_ANSWER)
         except (EOFError, OSError):
-            self._restart()
-            raise DecodeError("frame decoder crashed on this frame; restarted") from None
+            exited = self._restart()
+            raise DecodeError(f"frame decoder {_how(exited)} on this frame; restarted") from None
         status, _, body = answer.decode("ascii", "replace").partition("\n")
         word, _, where = status.partition(" ")
         if word != "ok":
@@ -163,9 +240,10 @@ class IsolatedDecoder:
         texts = [text for text in body.split("\n") if is_plausible_payload(text)] if body else []
         return texts, _quads(where, gray.shape[1], gray.shape[0])
 
-    def _restart(self) -> None:
-        self._kill()
+    def _restart(self) -> int | None:
         self.restarts += 1
+        self.last_exit = self._kill()
+        return self.last_exit
 
     def close(self) -> None:
         self._kill()
