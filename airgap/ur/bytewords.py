@@ -61,6 +61,8 @@ def decode(text: str, style: Style = Style.MINIMAL) -> bytes:
 
     As in the reference, the body must hold at least one byte besides the checksum.
     """
+    if not text.isascii():  # str.lower() maps some look-alikes onto letters (K, the Kelvin sign, to k)
+        raise DecodeError("bytewords: a character outside ASCII")
     lowered = text.lower()
     if style is Style.MINIMAL:
         if len(lowered) % 2:

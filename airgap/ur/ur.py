@@ -127,6 +127,8 @@ def parse(text: str, limits: DecodeLimits = DecodeLimits()) -> ParsedUR:
         raise LimitExceededError(
             f"UR text of {len(text)} characters exceeds the cap of {limits.max_text_len}"
         )
+    if not text.isascii():  # else str.strip() and str.lower() would let look-alikes stand for ASCII
+        raise DecodeError("not a UR: it holds a character outside ASCII")
     lowered = text.strip().lower()
     if not lowered.startswith("ur:"):
         raise DecodeError("not a UR: it does not start with 'ur:'")
