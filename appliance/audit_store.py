@@ -36,6 +36,8 @@ CREATE TABLE IF NOT EXISTS log (
 );
 CREATE INDEX IF NOT EXISTS log_vault ON log (vault, kind);
 CREATE INDEX IF NOT EXISTS log_request ON log (request_digest, kind);
+-- Checkpoints of what the ceremony reads from the log (appliance.log_index), each sealed by digest.
+CREATE TABLE IF NOT EXISTS checkpoint (seq INTEGER PRIMARY KEY, state BLOB NOT NULL);
 CREATE TRIGGER IF NOT EXISTS log_no_update BEFORE UPDATE ON log
     BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS log_no_delete BEFORE DELETE ON log
@@ -116,6 +118,29 @@ class AuditStore:
         except sqlite3.DatabaseError as exc:
             raise StationStateError(f"{self.path}: cannot write the audit log ({exc})") from None
         return entry
+
+    def save_checkpoint(self, seq: int, state: bytes) -> None:
+        """Commit a checkpoint durably (before the seal names it)."""
+        try:
+            with self._transaction():
+                self._db.execute("INSERT OR REPLACE INTO checkpoint VALUES (?, ?)", (seq, state))
+        except sqlite3.DatabaseError as exc:
+            raise StationStateError(f"{self.path}: cannot write a checkpoint ({exc})") from None
+
+    def checkpoint(self, seq: int | None = None) -> tuple[int, bytes] | None:
+        """The checkpoint at ``seq``, or the latest one; None if there is none."""
+        row = self._db.execute(
+            "SELECT seq, state FROM checkpoint ORDER BY seq DESC LIMIT 1"
+            if seq is None
+            else "SELECT seq, state FROM checkpoint WHERE seq = ?",
+            () if seq is None else (seq,),
+        ).fetchone()
+        return None if row is None else (row[0], bytes(row[1]))
+
+    def prune_checkpoints(self, keep: int) -> None:
+        """Drop checkpoints older than ``keep`` (the one the seal now names)."""
+        with self._transaction():
+            self._db.execute("DELETE FROM checkpoint WHERE seq < ?", (keep,))
 
     def entries(self, start: int = 1) -> Iterator[AuditEntry]:
         cursor = self._db.execute(

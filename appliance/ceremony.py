@@ -30,7 +30,7 @@ from appliance.cards import PresentedCard
 from appliance.errors import CardError, HsmError, StationStateError
 from appliance.review import review_lines
 from appliance.screen import Screen
-from appliance.seal import LogRollbackError, voided_approvals
+from appliance.seal import LogRollbackError
 from appliance.station import SealedSession, Station
 from appliance.wallet_envelopes import WALLET_ENVELOPES
 from appliance.wallet_requests import Untranslatable, with_own_history
@@ -256,17 +256,7 @@ class Ceremony:
     def _prior(self, request_digest: bytes) -> AuditEntry | None:
         """This request's signature that was logged but never shown, or its approval that was
         never signed: what a crash left behind. None once the answer was released."""
-        store = self.station.store
-        if store.request_entries(request_digest, EntryKind.RELEASED):
-            return None
-        signatures = store.request_entries(request_digest, EntryKind.SIGNATURE)
-        if signatures:
-            return signatures[-1]
-        voided = voided_approvals(store)
-        approvals = [
-            e for e in store.request_entries(request_digest, EntryKind.APPROVE) if e.seq not in voided
-        ]
-        return approvals[-1] if approvals else None
+        return self.station.unfinished(request_digest)
 
     def _sign(
         self,

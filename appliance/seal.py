@@ -11,25 +11,31 @@ chain from the sealed head and every signature in them verifies under this
 station's keys. Approvals in the tail are void: an approval is always sealed
 before the HSM signs, so an unsealed one never produced a signature, and one
 that someone appended by hand must not count.
+
+The seal also names a checkpoint (``log_index``): what the ceremony reads from
+the log, as of some entry, by digest. A session verifies that checkpoint and
+the entries after it, never the whole log, so its cost does not grow with
+the log's length. ``appliance audit verify`` still checks every entry.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Protocol
 
 from appliance.audit_store import AuditStore, logged_response
 from appliance.errors import StationStateError
+from appliance.log_index import LogIndex, checkpoint_digest
 from custody.errors import CustodyError, SchemaError
 from custody.schemas import strict
-from custody.schemas.audit_log import GENESIS, AuditEntry, EntryKind, verify_chain
+from custody.schemas.audit_log import GENESIS, AuditEntry, EntryKind, link_problems
 from custody.schemas.key_record import KeyRecord
 from custody.schemas.signatures import SignatureError
 
 SEAL_LABEL = "airgap-station-seal"
-_VERSION = 1
+_VERSION = 2  # 1 had no checkpoint: such a seal is still read, and its first session checks the whole log
 
 
 class LogRollbackError(StationStateError):
@@ -50,12 +56,17 @@ class Seal:
     log_head: bytes = GENESIS
     log_time: int = 0
     policies: Mapping[str, bytes] = field(default_factory=lambda: MappingProxyType({}))
+    checkpoint_seq: int = 0  # 0 and no digest: no checkpoint yet, the log is checked from its start
+    checkpoint_digest: bytes = b""
 
     def advanced(self, entry: AuditEntry) -> Seal:
         return replace(self, log_seq=entry.seq, log_head=entry.hash, log_time=max(self.log_time, entry.at))
 
     def with_policy(self, vault_id: str, digest: bytes) -> Seal:
         return replace(self, policies=MappingProxyType({**self.policies, vault_id: digest}))
+
+    def with_checkpoint(self, seq: int, digest: bytes) -> Seal:
+        return replace(self, checkpoint_seq=seq, checkpoint_digest=digest)
 
     def to_cbor(self) -> bytes:
         return strict.encode(
@@ -65,18 +76,31 @@ class Seal:
                 "log_head": self.log_head,
                 "log_time": self.log_time,
                 "policies": dict(self.policies),
+                "checkpoint_seq": self.checkpoint_seq,
+                "checkpoint_digest": self.checkpoint_digest,
             }
         )
 
     @classmethod
     def from_cbor(cls, data: bytes) -> Seal:
         what = "HSM seal"
-        v = strict.fields(
-            strict.decode(data, what=what),
-            {"version": int, "log_seq": int, "log_head": bytes, "log_time": int, "policies": dict},
-            what=what,
-        )
-        strict.version(v["version"], _VERSION, what=what)
+        value = strict.decode(data, what=what)
+        spec: dict[str, type] = {
+            "version": int,
+            "log_seq": int,
+            "log_head": bytes,
+            "log_time": int,
+            "policies": dict,
+        }
+        if not (isinstance(value, dict) and value.get("version") == 1):
+            spec |= {"checkpoint_seq": int, "checkpoint_digest": bytes}
+        v = strict.fields(value, spec, what=what)
+        if v["version"] != 1:
+            strict.version(v["version"], _VERSION, what=what)
+        checkpoint_seq = strict.natural(v.get("checkpoint_seq", 0), what=what, name="checkpoint_seq")
+        digest = v.get("checkpoint_digest", b"")
+        if checkpoint_seq > v["log_seq"] or len(digest) != (32 if checkpoint_seq else 0):
+            raise SchemaError(f"{what}: the checkpoint is malformed")
         policies = v["policies"]
         if not all(isinstance(k, str) and isinstance(d, bytes) and len(d) == 32 for k, d in policies.items()):
             raise SchemaError(f"{what}: policy digests are malformed")
@@ -85,6 +109,8 @@ class Seal:
             log_head=strict.sized(v["log_head"], what=what, name="log_head", length=32),
             log_time=v["log_time"],
             policies=MappingProxyType(dict(policies)),
+            checkpoint_seq=checkpoint_seq,
+            checkpoint_digest=digest,
         )
 
 
@@ -105,45 +131,87 @@ def write_seal(session: DataStore, seal: Seal) -> None:
 
 @dataclass(frozen=True, slots=True)
 class Reconciled:
-    tail: tuple[AuditEntry, ...]  # entries after the sealed head
+    index: LogIndex  # the verified log as the ceremony reads it, up to the last entry
+    tail: int  # entries after the sealed head
     voided: tuple[int, ...]  # approvals in the tail, which must not count
+    signatures: tuple[int, ...]  # signatures in the tail (each verified under this station's keys)
+
+
+def sealed_checkpoint(store: AuditStore, seal: Seal | None) -> LogIndex:
+    """The checkpoint the seal names, checked against its digest; the empty log if it names none."""
+    if seal is None or not seal.checkpoint_digest:
+        return LogIndex()
+    found = store.checkpoint(seal.checkpoint_seq)
+    if found is None or checkpoint_digest(found[1]) != seal.checkpoint_digest:
+        raise LogRollbackError(
+            f"the audit log's checkpoint at entry {seal.checkpoint_seq} is "
+            f"{'missing' if found is None else 'not the one sealed in the HSM'}: "
+            "the database was restored from an older copy or rewritten"
+        )
+    try:
+        index = LogIndex.from_cbor(found[1])
+    except StationStateError as exc:
+        raise LogRollbackError(str(exc)) from None
+    if index.seq != seal.checkpoint_seq:
+        raise LogRollbackError(f"the sealed checkpoint says entry {index.seq}, not {seal.checkpoint_seq}")
+    return index
 
 
 def reconcile(store: AuditStore, seal: Seal | None, keys: Mapping[bytes, KeyRecord]) -> Reconciled:
-    """Check the whole log against the seal; raise LogRollbackError if it is not the sealed log."""
+    """Check the log against the seal, in time that does not grow with the log: the sealed checkpoint,
+    then each entry after it. Raise LogRollbackError if it is not the log the HSM sealed."""
+    start = sealed_checkpoint(store, seal)
     sealed_seq = seal.log_seq if seal is not None else 0
-    report = verify_chain(store.entries())
-    if not report.ok:
-        raise LogRollbackError(f"the audit log's hash chain is broken: {report.problems[0]}")
-    if seal is not None:
-        at_seal = store.entry(seal.log_seq) if seal.log_seq else None
-        head = at_seal.hash if at_seal is not None else (GENESIS if seal.log_seq == 0 else None)
-        if head != seal.log_head:
-            raise LogRollbackError(
-                f"the audit log does not contain the head sealed in the HSM (entry {seal.log_seq}): "
-                f"the database was restored from an older copy or rewritten (it ends at {report.last_seq})"
-            )
-    tail = tuple(store.entries(sealed_seq + 1))
+    sealed_head = seal.log_head if seal is not None else GENESIS
+    tail: list[AuditEntry] = []
+    last = [start.seq]  # the last entry's seq
+    seen: list[bytes | None] = [start.head if sealed_seq == start.seq else None]  # the sealed seq's hash
+
+    def verified() -> Iterator[AuditEntry]:
+        expected, prev, floor = start.seq + 1, start.head, start.at
+        for entry in store.entries(start.seq + 1):
+            problems = link_problems(entry, expected, prev, floor)
+            if problems:
+                raise LogRollbackError(f"the audit log's hash chain is broken: {problems[0]}")
+            expected, prev, floor = entry.seq + 1, entry.hash, max(floor, entry.at)
+            last[0] = entry.seq
+            if entry.seq == sealed_seq:
+                seen[0] = entry.hash
+            elif entry.seq > sealed_seq and entry.kind in (EntryKind.APPROVE, EntryKind.SIGNATURE):
+                tail.append(entry)
+            yield entry
+
+    try:
+        index = start.folded(verified())
+    except LogRollbackError:
+        raise
+    except StationStateError as exc:  # a body the chain covers but the station never wrote
+        raise LogRollbackError(str(exc)) from None
+    if seen[0] != sealed_head:
+        raise LogRollbackError(
+            f"the audit log does not contain the head sealed in the HSM (entry {sealed_seq}): "
+            f"the database was restored from an older copy or rewritten (it ends at {last[0]})"
+        )
     for entry in tail:
         if entry.kind == EntryKind.SIGNATURE:
-            response = logged_response(entry)
-            record = keys.get(response.key_id)
-            try:
-                if record is None:
-                    raise SignatureError("the key is not this station's")
-                response.verify(record.public_key)
-            except SignatureError as exc:
-                raise LogRollbackError(
-                    f"audit entry {entry.seq} holds a signature this station did not make: {exc}"
-                ) from None
-    voided = tuple(e.seq for e in tail if e.kind == EntryKind.APPROVE)
-    return Reconciled(tail, voided)
+            _check_signature(entry, keys)
+    return Reconciled(
+        index,
+        tail=max(0, index.seq - sealed_seq),
+        voided=tuple(e.seq for e in tail if e.kind == EntryKind.APPROVE),
+        signatures=tuple(e.seq for e in tail if e.kind == EntryKind.SIGNATURE),
+    )
 
 
-def voided_approvals(store: AuditStore) -> frozenset[int]:
-    """Approvals that recoveries declared void (they were never sealed, so never signed)."""
-    voided: set[int] = set()
-    for entry in store.kind_entries(EntryKind.RECOVER):
-        seqs = entry.fields().get("voided", [])
-        voided.update(s for s in seqs if isinstance(s, int))
-    return frozenset(voided)
+def _check_signature(entry: AuditEntry, keys: Mapping[bytes, KeyRecord]) -> None:
+    """A signature in the unsealed tail must be this station's own (not appended by hand)."""
+    response = logged_response(entry)
+    record = keys.get(response.key_id)
+    try:
+        if record is None:
+            raise SignatureError("the key is not this station's")
+        response.verify(record.public_key)
+    except SignatureError as exc:
+        raise LogRollbackError(
+            f"audit entry {entry.seq} holds a signature this station did not make: {exc}"
+        ) from None

@@ -3,6 +3,12 @@
 Everything the ceremonies write goes through ``Station.log`` (before cards,
 unsealed) or ``SealedSession.log`` (inside a custodian session: the entry is
 committed, then the seal advanced, before the call returns).
+
+What the ceremony reads from the log comes from ``Station.index``: before the
+cards, the latest checkpoint in the database and the entries after it, as the
+disk says; inside a sealed session, the checkpoint the HSM sealed and the
+entries after it, verified. A session that ends cleanly seals a new
+checkpoint, so the next one verifies only what came since.
 """
 
 from __future__ import annotations
@@ -19,7 +25,8 @@ from appliance.clock import Clock, system_clock
 from appliance.errors import CardError, StationStateError
 from appliance.hsm.pkcs11_signer import Pkcs11Session, Pkcs11Token
 from appliance.hsm.uri import parse
-from appliance.seal import Seal, read_seal, reconcile, voided_approvals, write_seal
+from appliance.log_index import LogIndex, VaultLog, checkpoint_digest
+from appliance.seal import Seal, read_seal, reconcile, write_seal
 from custody.errors import CustodyError
 from custody.policy.vault_state import VaultState, replay
 from custody.schemas.audit_log import AuditEntry, EntryKind
@@ -32,6 +39,20 @@ class Station:
         self.state = station_state.load(state_dir)
         self.store = AuditStore(state_dir)
         self.clock = clock
+        self._index: LogIndex | None = None
+
+    @property
+    def index(self) -> LogIndex:
+        """The log as the ceremony reads it, up to its last entry (unverified until a sealed session)."""
+        if self._index is None or self._index.seq != self.store.head()[0]:
+            found = self.store.checkpoint()
+            start = LogIndex.from_cbor(found[1]) if found is not None else LogIndex()
+            self._index = start.folded(self.store.entries(start.seq + 1))
+        return self._index
+
+    def adopt(self, index: LogIndex) -> None:
+        """Read the log through ``index`` from now on: the one a sealed session verified."""
+        self._index = index
 
     def close(self) -> None:
         self.store.close()
@@ -55,29 +76,31 @@ class Station:
         vault: str | None = None,
         request_digest: bytes | None = None,
     ) -> AuditEntry:
-        return self.store.append(kind, fields, now, vault=vault, request_digest=request_digest)
+        index = self.index
+        entry = self.store.append(kind, fields, now, vault=vault, request_digest=request_digest)
+        self._index = index.folded([entry])
+        return entry
 
     def vault_state(self, vault_id: str) -> VaultState:
         """The vault as this station's log knows it: approvals, every installed definition, times."""
-        voided = voided_approvals(self.store)
-        approvals = [
-            (e.at, approved_request(e))
-            for e in self.store.vault_entries(vault_id, EntryKind.APPROVE)
-            if e.seq not in voided
-        ]
-        installs = self.store.vault_entries(vault_id, EntryKind.POLICY_INSTALLED)
+        index = self.index
+        log = index.vaults.get(vault_id, VaultLog())
         return replay(
             vault_id,
-            approvals,
-            installed_at=installs[0].at if installs else None,
-            clock_floor=self.store.head()[2],
-            definitions=[_logged_policy(e).vault for e in installs],
+            [(e.at, approved_request(e)) for e in log.approvals],
+            installed_at=log.installs[0].at if log.installs else None,
+            clock_floor=index.at,
+            definitions=[_logged_policy(e).vault for e in log.installs],
         )
 
     def logged_policy(self, vault_id: str) -> StationPolicy | None:
         """The policy as last installed, from the log (not from the file on disk)."""
-        installs = self.store.vault_entries(vault_id, EntryKind.POLICY_INSTALLED)
-        return _logged_policy(installs[-1]) if installs else None
+        log = self.index.vaults.get(vault_id)
+        return _logged_policy(log.installs[-1]) if log and log.installs else None
+
+    def unfinished(self, request_digest: bytes) -> AuditEntry | None:
+        """This request's signature logged but never released, else its approval never signed."""
+        return self.index.pending.get(request_digest)
 
     def check_cards(self, presented: Sequence[PresentedCard], now: int) -> list[Card]:
         """The cards against their commitments (no HSM touched); accepted or refused, it is logged."""
@@ -100,6 +123,7 @@ class Station:
                 sealed = SealedSession(self, session, read_seal(session))
                 sealed.recover(now)
                 yield sealed
+                sealed.checkpoint()
         finally:
             wipe(secret)
 
@@ -122,18 +146,32 @@ class SealedSession:
     def recover(self, now: int) -> None:
         """Check the log against the seal; a tail holding a crash's leftovers is logged and sealed."""
         result = reconcile(self.station.store, self._check, self.station.keys_by_id)
-        unsealed_signatures = [e.seq for e in result.tail if e.kind == EntryKind.SIGNATURE]
-        if result.voided or unsealed_signatures or self.first_seal:
+        self.station.adopt(result.index)
+        if result.voided or result.signatures or self.first_seal:
             self.log(
                 EntryKind.RECOVER,
                 {
                     "sealed_seq": self.seal.log_seq,
-                    "tail": len(result.tail),
+                    "tail": result.tail,
                     "voided": list(result.voided),
-                    "signatures_sealed": unsealed_signatures,
+                    "signatures_sealed": list(result.signatures),
                 },
                 now,
             )
+
+    def checkpoint(self) -> None:
+        """Seal what the ceremony reads from the log as of the sealed head, so the next session
+        verifies only the entries after it. Committed before the seal names it; a cut between the
+        two leaves the seal naming the previous checkpoint, which is kept until then."""
+        index = self.station.index
+        if index.seq != self.seal.log_seq or index.seq == self.seal.checkpoint_seq:
+            return  # entries after the sealed head are not vouched for; or nothing new
+        blob = index.to_cbor()
+        self.station.store.save_checkpoint(index.seq, blob)
+        seal = self.seal.with_checkpoint(index.seq, checkpoint_digest(blob))
+        write_seal(self.session, seal)
+        self.seal = seal
+        self.station.store.prune_checkpoints(keep=index.seq)
 
     def log(
         self,

@@ -108,16 +108,23 @@ def verify_chain(
         count += 1
         if len(problems) >= max_problems:
             continue
-        if entry.seq != expected_seq:
-            problems.append(f"entry {entry.seq}: expected sequence number {expected_seq} (entries missing)")
-        if entry.prev != head:
-            problems.append(f"entry {entry.seq}: does not link to the entry before it")
-        if entry_hash(entry.seq, entry.at, entry.kind, entry.body, entry.prev) != entry.hash:
-            problems.append(f"entry {entry.seq}: hash does not match its contents (altered)")
-        if entry.at < at_floor:
-            problems.append(f"entry {entry.seq}: time goes backwards")
+        problems.extend(link_problems(entry, expected_seq, head, at_floor))
         expected_seq, head, at_floor = entry.seq + 1, entry.hash, max(at_floor, entry.at)
     return ChainReport(count, head, expected_seq - 1, tuple(problems))
+
+
+def link_problems(entry: AuditEntry, expected_seq: int, prev: bytes, at_floor: int) -> list[str]:
+    """What is wrong with ``entry`` as the one after (``expected_seq`` - 1, ``prev``, ``at_floor``)."""
+    problems = []
+    if entry.seq != expected_seq:
+        problems.append(f"entry {entry.seq}: expected sequence number {expected_seq} (entries missing)")
+    if entry.prev != prev:
+        problems.append(f"entry {entry.seq}: does not link to the entry before it")
+    if entry_hash(entry.seq, entry.at, entry.kind, entry.body, entry.prev) != entry.hash:
+        problems.append(f"entry {entry.seq}: hash does not match its contents (altered)")
+    if entry.at < at_floor:
+        problems.append(f"entry {entry.seq}: time goes backwards")
+    return problems
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -22,6 +22,7 @@ class Tag(bytes, Enum):
     STATION_POLICY = b"airgap/station-policy/v1"
     AUDIT_ENTRY = b"airgap/audit-entry/v1"
     AUDIT_HEAD = b"airgap/audit-head/v1"
+    LOG_CHECKPOINT = b"airgap/log-checkpoint/v1"
     VAULT_COMMITMENT = b"airgap/vault-commitment/v1"
 
 
