@@ -122,8 +122,9 @@ def parse(text: str) -> Pkcs11Uri:
             values[name] = value
     slot_id = None
     if "slot-id" in values:
-        if not values["slot-id"].isdigit():
-            raise UsageError("PKCS#11 URI: slot-id must be a decimal number")
+        # ASCII only: str.isdigit() also holds for "²", which int() refuses; 20 digits hold any CK_SLOT_ID.
+        if not (values["slot-id"].isascii() and values["slot-id"].isdigit()) or len(values["slot-id"]) > 20:
+            raise UsageError("PKCS#11 URI: slot-id must be a decimal number of at most 20 digits")
         slot_id = int(values["slot-id"])
     object_type = _text("type", values["type"]) if "type" in values else None
     if object_type is not None and object_type not in _TYPES:
