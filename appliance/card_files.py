@@ -25,8 +25,9 @@ from appliance.errors import UsageError
 from custody.errors import CustodyError
 
 _WORDS_PER_LINE = 6
-_CARD_LINE = re.compile(r"^Card:\s+(\d+) of (\d+)", re.MULTILINE)
-_NAME_INDEX = re.compile(r"card-(\d+)\.(?:txt|png)$")
+# ASCII digits, a few of them: \d also matches other scripts' digits, and int() refuses over 4300 digits.
+_CARD_LINE = re.compile(r"^Card:\s+([0-9]{1,4}) of ([0-9]{1,4})\b", re.MULTILINE)
+_NAME_INDEX = re.compile(r"card-([0-9]{1,4})\.(?:txt|png)$")
 
 
 def card_words(card: Card) -> list[str]:
