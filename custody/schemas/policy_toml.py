@@ -116,6 +116,8 @@ def compile_policy(text: str, source: str = "policy") -> StationPolicy:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise PolicyFileError(f"{source}: not valid TOML: {exc}") from None
+    except RecursionError:  # tomllib recurses once per nested array or inline table
+        raise PolicyFileError(f"{source}: not valid TOML: arrays or tables nested too deeply") from None
     _check_table(doc, "", {k: dict for k in ("vault", "rules", "station")}, fail)
     chain_table = doc["vault"].pop("chain", None) if isinstance(doc.get("vault"), dict) else None
     vault = _check_table(doc["vault"], "vault", _SCHEMA["vault"], fail)
