@@ -256,7 +256,7 @@ class Runner:
             ceremony = Ceremony(
                 station,
                 screen=screen,
-                cards=lambda _: [self.cards[n] for n in step.cards],
+                cards=lambda _: self._present(step.cards),
                 fault=self.mark,
             )
             answer = ceremony.handle(UR(UR_TYPE, request.to_cbor()))
@@ -273,6 +273,10 @@ class Runner:
         if not ok:
             raise StepFailed(f"{step.name}: expected {step.expect}, got {outcome} ({answer.text})")
         return cursor, outcome
+
+    def _present(self, numbers: tuple[int, ...]) -> list[PresentedCard]:
+        self.mark("cards")
+        return [self.cards[n] for n in numbers]
 
     def _install(self, cursor: Cursor, step: Step, requests: dict[str, SpendRequest]) -> str:
         policy = station_policy(cursor.cycle, step, self.public_keys, self.key_ids)
