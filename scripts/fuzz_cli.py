@@ -27,6 +27,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -146,6 +147,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=1, help="libFuzzer's -seed (default 1)")
     parser.add_argument("--timeout", type=int, default=10, help="seconds one input may take (default 10)")
     parser.add_argument("--rss-limit-mb", type=int, default=2048, help="memory bound (default 2048 MB)")
+    parser.add_argument("--jobs", type=int, default=1, help="campaigns run side by side (default 1)")
     parser.add_argument("--max-seconds", type=int, help="stop a target's campaign after this long")
     parser.add_argument("--max-crashes", type=int, default=20, help="restarts after crashes (default 20)")
     parser.add_argument("--work", help="keep the working corpora and logs here (default: a scratch folder)")
@@ -171,13 +173,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     work = Path(args.work or scratch or ".")
     crashed = False
     try:
-        for target in targets:
-            campaign = run_campaign(target, args, work)
-            crashed |= campaign.crashes > 0
-            print(campaign.summary(), flush=True)
-            if args.merge:
-                kept = merge(target, work, args)
-                print(f"{target.name}: {kept} inputs kept in {CORPUS / target.name}", file=sys.stderr)
+        with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+            for campaign in pool.map(lambda t: run_campaign(t, args, work), targets):  # in target order
+                crashed |= campaign.crashes > 0
+                print(campaign.summary(), flush=True)
+        for target in targets if args.merge else []:
+            kept = merge(target, work, args)
+            print(f"{target.name}: {kept} inputs kept in {CORPUS / target.name}", file=sys.stderr)
     finally:
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)

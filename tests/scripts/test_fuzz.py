@@ -36,6 +36,7 @@ def smoke(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, objec
             f"--work={work / 'work'}",
             f"--artifacts={work / 'artifacts'}",
             "--max-crashes=0",
+            "--jobs=2",
         ],
         capture_output=True,
         text=True,
