@@ -48,6 +48,7 @@ RECOVERY_SHARE = 0.25  # cuts aimed at the step a restart retries (recovery cut 
 PROGRESS_TIMEOUT = 120.0  # seconds a restarted station may take to finish its next ceremony
 STUCK = 2  # restarts in a row that finish nothing: the campaign stops, the station cannot go on
 FLOOR = 0.005  # a step measured shorter than this is cut within this many seconds anyway
+ANCHORS = ("M scan", "M policy-prepare")  # where the station's part of a step begins
 
 
 @dataclass
@@ -77,7 +78,16 @@ class Child:
         self.lines += [(now, line.decode()) for line in whole]
 
     def starts(self) -> list[tuple[float, str]]:
-        return [(t, line) for t, line in self.lines if line.startswith("S ")]
+        """Each step's "S" line, timed from when the station's part of it began: the scan of its request
+        (or the policy install), not the host building the request and saving the cursor."""
+        out, pending = [], ""
+        for t, line in self.lines:
+            if line.startswith("S "):
+                pending = line
+            elif pending and line in ANCHORS:
+                out.append((t, pending))
+                pending = ""
+        return out
 
     def finish(self) -> int:
         """Read everything it writes until it ends; its status as os.waitstatus_to_exitcode."""
@@ -196,11 +206,9 @@ class Campaign:
 
     def learn(self, child: Child) -> None:
         """Each step's latest uncut duration, start to end as this process saw them."""
-        begun: dict[str, float] = {}
+        begun = {line.split()[3]: t for t, line in child.starts()}
         for t, line in child.lines:
-            if line.startswith("S "):
-                begun[line.split()[3]] = t
-            elif line.startswith("D ") and (name := line.split()[3]) in begun:
+            if line.startswith("D ") and (name := line.split()[3]) in begun:
                 self.typical[name] = t - begun[name]
 
     def check(self) -> list[Violation]:
