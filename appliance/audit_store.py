@@ -9,7 +9,7 @@ is what counts (see ``seal``).
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,9 @@ from custody.errors import CustodyError
 from custody.schemas.audit_log import GENESIS, AuditEntry, EntryKind, make_entry
 from custody.schemas.history import RequestCore
 from custody.schemas.response import SignatureResponse
+
+#: Given the entry being committed: the checkpoint as of it, and the oldest checkpoint to keep.
+Checkpointer = Callable[[AuditEntry], tuple[bytes, int]]
 
 FILE_NAME = "audit.db"
 SCHEMA_VERSION = 1
@@ -89,12 +92,16 @@ class AuditStore:
         *,
         vault: str | None = None,
         request_digest: bytes | None = None,
+        checkpoint: Checkpointer | None = None,
     ) -> AuditEntry:
         """Commit one entry (durably) and return it.
 
         Entry times never go backwards: a clock reading earlier than the last
         entry is kept inside the entry as ``clock_reading``, and the entry
         takes the last entry's time.
+
+        With ``checkpoint``, the checkpoint it makes of the log up to this
+        entry is committed in the same transaction (one write, one sync).
         """
         try:
             with self._transaction():
@@ -115,17 +122,18 @@ class AuditStore:
                         request_digest,
                     ),
                 )
+                if checkpoint is not None:
+                    state, keep = checkpoint(entry)
+                    self._db.execute("INSERT OR REPLACE INTO checkpoint VALUES (?, ?)", (entry.seq, state))
+                    self._db.execute("DELETE FROM checkpoint WHERE seq < ?", (keep,))
         except sqlite3.DatabaseError as exc:
             raise StationStateError(f"{self.path}: cannot write the audit log ({exc})") from None
         return entry
 
     def save_checkpoint(self, seq: int, state: bytes) -> None:
-        """Commit a checkpoint durably (before the seal names it)."""
-        try:
-            with self._transaction():
-                self._db.execute("INSERT OR REPLACE INTO checkpoint VALUES (?, ?)", (seq, state))
-        except sqlite3.DatabaseError as exc:
-            raise StationStateError(f"{self.path}: cannot write a checkpoint ({exc})") from None
+        """Commit a checkpoint on its own (tests; the station commits one with its entry)."""
+        with self._transaction():
+            self._db.execute("INSERT OR REPLACE INTO checkpoint VALUES (?, ?)", (seq, state))
 
     def checkpoint(self, seq: int | None = None) -> tuple[int, bytes] | None:
         """The checkpoint at ``seq``, or the latest one; None if there is none."""
@@ -136,11 +144,6 @@ class AuditStore:
             () if seq is None else (seq,),
         ).fetchone()
         return None if row is None else (row[0], bytes(row[1]))
-
-    def prune_checkpoints(self, keep: int) -> None:
-        """Drop checkpoints older than ``keep`` (the one the seal now names)."""
-        with self._transaction():
-            self._db.execute("DELETE FROM checkpoint WHERE seq < ?", (keep,))
 
     def entries(self, start: int = 1) -> Iterator[AuditEntry]:
         cursor = self._db.execute(

@@ -160,8 +160,8 @@ class _Builder:
         elif kind == EntryKind.RECOVER:
             voided = {s for s in _field(entry, "voided", list) if isinstance(s, int)}
             if voided:
-                for approvals in self.approvals.values():
-                    approvals[:] = [e for e in approvals if e.seq not in voided]
+                for entries in (*self.approvals.values(), *self.installs.values()):
+                    entries[:] = [e for e in entries if e.seq not in voided]
                 self.pending = {d: e for d, e in self.pending.items() if e.seq not in voided}
         self.seq, self.head, self.at = entry.seq, entry.hash, max(self.at, entry.at)
 

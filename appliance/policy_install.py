@@ -206,6 +206,15 @@ def install_policy(
     cards = station.check_cards(presented, now)
     digest = policy.digest()
     with station.sealed_session(cards, now) as sealed:
+        verified = station.logged_policy(vault_id)  # a cut may have left an unsealed install, now void
+        if verified != previous:
+            previous, why = verified, check_change(verified, policy, authorization, now)
+            screen.review(
+                ["The verified log differs from the disk: an installation cut off before its seal is void."]
+                + policy_lines(policy, why)
+            )
+            if not screen.confirm("Custodians: install and seal this policy?"):
+                raise DeclinedError("the custodians declined; nothing was installed")
         if sealed.seal.policies.get(vault_id) != (previous.digest() if previous else None):
             raise StationStateError(
                 "the HSM seal and the audit log disagree about this vault's installed policy"

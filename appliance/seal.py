@@ -8,8 +8,8 @@ the sealed time. Each of these makes the station refuse.
 
 Entries written since the last seal (the "tail") are accepted only if they
 chain from the sealed head and every signature in them verifies under this
-station's keys. Approvals in the tail are void: an approval is always sealed
-before the HSM signs, so an unsealed one never produced a signature, and one
+station's keys. Approvals and policy installations in the tail are void: each
+is sealed before it takes effect, so an unsealed one produced nothing, and one
 that someone appended by hand must not count.
 
 The seal also names a checkpoint (``log_index``): what the ceremony reads from
@@ -129,11 +129,16 @@ def write_seal(session: DataStore, seal: Seal) -> None:
     session.write_data(SEAL_LABEL, seal.to_cbor())
 
 
+#: What an unsealed tail may hold that matters: approvals and installations (void: the seal never
+#: named them, so nothing was signed or installed under them), and signatures (checked, then sealed).
+_TAIL_KINDS = (EntryKind.APPROVE, EntryKind.POLICY_INSTALLED, EntryKind.SIGNATURE)
+
+
 @dataclass(frozen=True, slots=True)
 class Reconciled:
     index: LogIndex  # the verified log as the ceremony reads it, up to the last entry
     tail: int  # entries after the sealed head
-    voided: tuple[int, ...]  # approvals in the tail, which must not count
+    voided: tuple[int, ...]  # approvals and installations in the tail, which must not count
     signatures: tuple[int, ...]  # signatures in the tail (each verified under this station's keys)
 
 
@@ -177,7 +182,7 @@ def reconcile(store: AuditStore, seal: Seal | None, keys: Mapping[bytes, KeyReco
             last[0] = entry.seq
             if entry.seq == sealed_seq:
                 seen[0] = entry.hash
-            elif entry.seq > sealed_seq and entry.kind in (EntryKind.APPROVE, EntryKind.SIGNATURE):
+            elif entry.seq > sealed_seq and entry.kind in _TAIL_KINDS:
                 tail.append(entry)
             yield entry
 
@@ -198,7 +203,7 @@ def reconcile(store: AuditStore, seal: Seal | None, keys: Mapping[bytes, KeyReco
     return Reconciled(
         index,
         tail=max(0, index.seq - sealed_seq),
-        voided=tuple(e.seq for e in tail if e.kind == EntryKind.APPROVE),
+        voided=tuple(e.seq for e in tail if e.kind != EntryKind.SIGNATURE),
         signatures=tuple(e.seq for e in tail if e.kind == EntryKind.SIGNATURE),
     )
 

@@ -7,8 +7,9 @@ committed, then the seal advanced, before the call returns).
 What the ceremony reads from the log comes from ``Station.index``: before the
 cards, the latest checkpoint in the database and the entries after it, as the
 disk says; inside a sealed session, the checkpoint the HSM sealed and the
-entries after it, verified. A session that ends cleanly seals a new
-checkpoint, so the next one verifies only what came since.
+entries after it, verified. Every entry a session seals carries a new
+checkpoint in the same commit and the same seal, so the next session verifies
+only what came since.
 """
 
 from __future__ import annotations
@@ -81,6 +82,21 @@ class Station:
         self._index = index.folded([entry])
         return entry
 
+    def log_checkpointed(
+        self, kind: EntryKind, fields: dict[str, Any], now: int, *, keep: int, **columns: Any
+    ) -> tuple[AuditEntry, bytes]:
+        """Commit an entry with the checkpoint as of it (older than ``keep`` dropped); its digest."""
+        index, made, blobs = self.index, [], []
+
+        def checkpoint(entry: AuditEntry) -> tuple[bytes, int]:
+            made.append(index.folded([entry]))
+            blobs.append(made[0].to_cbor())
+            return blobs[0], keep
+
+        entry = self.store.append(kind, fields, now, checkpoint=checkpoint, **columns)
+        self._index = made[0]
+        return entry, checkpoint_digest(blobs[0])
+
     def vault_state(self, vault_id: str) -> VaultState:
         """The vault as this station's log knows it: approvals, every installed definition, times."""
         index = self.index
@@ -123,7 +139,6 @@ class Station:
                 sealed = SealedSession(self, session, read_seal(session))
                 sealed.recover(now)
                 yield sealed
-                sealed.checkpoint()
         finally:
             wipe(secret)
 
@@ -159,20 +174,6 @@ class SealedSession:
                 now,
             )
 
-    def checkpoint(self) -> None:
-        """Seal what the ceremony reads from the log as of the sealed head, so the next session
-        verifies only the entries after it. Committed before the seal names it; a cut between the
-        two leaves the seal naming the previous checkpoint, which is kept until then."""
-        index = self.station.index
-        if index.seq != self.seal.log_seq or index.seq == self.seal.checkpoint_seq:
-            return  # entries after the sealed head are not vouched for; or nothing new
-        blob = index.to_cbor()
-        self.station.store.save_checkpoint(index.seq, blob)
-        seal = self.seal.with_checkpoint(index.seq, checkpoint_digest(blob))
-        write_seal(self.session, seal)
-        self.seal = seal
-        self.station.store.prune_checkpoints(keep=index.seq)
-
     def log(
         self,
         kind: EntryKind,
@@ -183,15 +184,24 @@ class SealedSession:
         request_digest: bytes | None = None,
         policy: tuple[str, bytes] | None = None,
     ) -> AuditEntry:
-        """Commit the entry, then seal it (and the tail before it) in the HSM."""
-        entry = self.station.log(kind, fields, now, vault=vault, request_digest=request_digest)
-        self.seal_entry(entry, policy)
+        """Commit the entry with a checkpoint as of it, then seal both (and the tail before) in the HSM.
+
+        The checkpoint the seal named until now is kept: a cut before the new seal is written leaves
+        the old seal, which must still find it."""
+        entry, digest = self.station.log_checkpointed(
+            kind, fields, now, keep=self.seal.checkpoint_seq, vault=vault, request_digest=request_digest
+        )
+        self.seal_entry(entry, policy, checkpoint=digest)
         return entry
 
-    def seal_entry(self, entry: AuditEntry, policy: tuple[str, bytes] | None = None) -> None:
+    def seal_entry(
+        self, entry: AuditEntry, policy: tuple[str, bytes] | None = None, *, checkpoint: bytes = b""
+    ) -> None:
         """Seal an entry already committed (the signature: committed, then the fault point, then sealed)."""
         seal = self.seal.advanced(entry)
         if policy is not None:
             seal = seal.with_policy(*policy)
+        if checkpoint:
+            seal = seal.with_checkpoint(entry.seq, checkpoint)
         write_seal(self.session, seal)
         self.seal = seal

@@ -50,13 +50,17 @@ def test_approvals_count_and_unfinished_requests_follow_signature_and_release() 
     assert (index.seq, index.head, index.at) == (len(log.entries), log.entries[-1].hash, T0)
 
 
-def test_a_recovery_voids_the_approvals_it_names() -> None:
+def test_a_recovery_voids_the_approvals_and_installations_it_names() -> None:
     log = Log()
+    installed = log.add(EntryKind.POLICY_INSTALLED, {"vault": VAULT.vault_id, "policy": b"p"})
     kept, d1 = log.approve(1)
     void, d2 = log.approve(2)
-    log.add(EntryKind.RECOVER, {"sealed_seq": 1, "tail": 1, "voided": [void.seq], "signatures_sealed": []})
+    cut_off = log.add(EntryKind.POLICY_INSTALLED, {"vault": VAULT.vault_id, "policy": b"q"})
+    voided = [void.seq, cut_off.seq]
+    log.add(EntryKind.RECOVER, {"sealed_seq": 2, "tail": 2, "voided": voided, "signatures_sealed": []})
     index = LogIndex().folded(log.entries)
     assert index.vaults[VAULT.vault_id].approvals == (kept,)
+    assert index.vaults[VAULT.vault_id].installs == (installed,)
     assert d2 not in index.pending and index.pending[d1] == kept
 
 
