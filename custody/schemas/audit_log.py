@@ -225,18 +225,35 @@ def _head_signatures(value: list[Any], what: str) -> tuple[HeadSignature, ...]:
 
 
 def read_export(stream: BinaryIO) -> tuple[SignedHead, Iterator[AuditEntry]]:
-    """The header now, the entries lazily; malformed input raises SchemaError or SchemaError."""
+    """The header now, the entries lazily; malformed input raises SchemaError.
+
+    Every item must be in canonical form, as the station writes it: one export, one spelling. The
+    header is compared byte for byte; an entry, whose fields are ints, text and bytes only, is
+    canonical exactly when it is as long as its canonical encoding (every longer head is longer).
+    ``stream`` must be seekable (a file or BytesIO).
+    """
     decoder = cbor2.CBORDecoder(stream, allow_indefinite=False, allow_duplicate_keys=False, max_depth=4)
 
-    def item(what: str) -> Any:
+    def item(what: str, *, whole: bool = False) -> Any:
         try:
-            return decoder.decode()
-        except (cbor2.CBORDecodeError, ValueError, TypeError, OverflowError, MemoryError) as exc:
+            start = stream.tell()
+            value = decoder.decode()
+            length = stream.tell() - start
+            canonical = strict.encode(value)
+            if whole:
+                stream.seek(start)
+                same = stream.read(length) == canonical
+            else:
+                same = len(canonical) == length
+        except (ValueError, TypeError, OverflowError, MemoryError, OSError, cbor2.CBORError) as exc:
             raise SchemaError(f"audit export: {what} is not valid CBOR ({exc})") from None
+        if not same:
+            raise SchemaError(f"audit export: {what} is not in canonical CBOR form")
+        return value
 
     what = "audit export header"
     h = strict.fields(
-        item("the header"),
+        item("the header", whole=True),
         {"version": int, "station": str, "count": int, "head": bytes, "at": int, "signatures": list},
         what=what,
     )

@@ -22,14 +22,12 @@ def test_fuzz_policy_nested_too_deeply_is_a_policy_file_error(text: str) -> None
         compile_policy(text, "deep.toml")
 
 
-@pytest.mark.xfail(strict=True, reason="read_export does not check canonical form yet (reported)")
 def test_fuzz_audit_export_not_in_canonical_form_is_refused() -> None:
     """An export whose first entry's sequence number is written ``0x18 0x01`` (1 in two bytes).
 
-    ``read_export`` reads each item with a plain CBOR decoder and never compares it with its
-    canonical encoding, so this export is accepted and does not write back to the bytes read: one
-    export, many spellings. Reported rather than fixed here (custody/schemas/audit_log.py is being
-    changed for the log checkpoint); the fuzz target checks the value round trip meanwhile.
+    ``read_export`` read each item with a plain CBOR decoder and never compared it with its
+    canonical encoding, so this export was accepted and did not write back to the bytes read: one
+    export, many spellings. Every item is now checked against its canonical form.
     """
     import io
     from pathlib import Path
@@ -41,5 +39,5 @@ def test_fuzz_audit_export_not_in_canonical_form_is_refused() -> None:
         Path(__file__).resolve().parents[2] / "fuzz_corpus" / "_crashes" / "audit-export-non-minimal-seq.cbor"
     )
     _, entries = read_export(io.BytesIO(data.read_bytes()))
-    with pytest.raises(SchemaError):
+    with pytest.raises(SchemaError, match="canonical"):
         list(entries)
