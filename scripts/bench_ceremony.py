@@ -1,16 +1,21 @@
 #!/usr/bin/env python3
-"""Ceremony benchmark: station machine time for one request, from payload to rendered answer (scan excluded).
+"""Ceremony benchmark: station machine time for one request, from payload to rendered answer (scan excluded),
+and how it grows with the audit log.
 
 One SoftHSM station in a temporary directory, a policy installed and sealed,
-then N plain withdrawals and N rekeys naming 12 keys (the largest action),
-two hours apart, each carrying the vault's history as the host sends it
-(the requests signed in the last day), through the whole ceremony: parse,
-verify every history signature, decide,
-review, card check, HSM login, log-versus-seal check, approval logged and
-sealed, HSM signature verified, signature logged and sealed, and the answer
-rendered as QR frames. Repeated with the log pre-filled, because every
-session re-verifies the whole chain against the seal.
-Run: .venv/bin/python scripts/bench_ceremony.py [--count N]
+then plain withdrawals and rekeys naming 12 keys (the largest action), two
+hours apart, each carrying the vault's history as the host sends it (the
+requests signed in the last day), through the whole ceremony: parse, verify
+every history signature, decide, review, card check, HSM login, the log
+checked against the seal (the sealed checkpoint and the entries after it),
+approval logged and sealed, HSM signature verified, signature logged and
+sealed, a new checkpoint sealed, and the answer rendered as QR frames.
+
+The log is then grown to each size in ``--sizes`` with unsealed entries, as
+months of scans and refusals leave them. The first session after each growth
+verifies those new entries once and seals a checkpoint after them (its time
+is shown apart); the next ``--count`` of each kind are the steady state.
+Run: .venv/bin/python scripts/bench_ceremony.py [--count N] [--sizes 0,10000,100000,1000000]
 """
 
 from __future__ import annotations
@@ -57,16 +62,17 @@ class RenderingScreen(RecordingScreen):
         animation_frames(ur, WEBCAM_MAX_FRAGMENT, passes=1)
 
 
-def prefill(db: Path, count: int, at: int) -> None:
-    """``count`` unsealed scan entries appended in one transaction, as months of use would leave."""
+def prefill(db: Path, total: int, at: int) -> None:
+    """Unsealed scan entries appended until the log holds ``total`` entries."""
     with sqlite3.connect(db) as conn:
         seq, prev = conn.execute("SELECT seq, hash FROM log ORDER BY seq DESC LIMIT 1").fetchone()
-        rows = []
-        for n in range(seq + 1, seq + count + 1):
-            e = make_entry(n, at, "scan", {"bytes": 300, "request_digest": bytes(32)}, prev)
-            rows.append((e.seq, e.at, e.kind, e.body, e.prev, e.hash, None, None))
-            prev = e.hash
-        conn.executemany("INSERT INTO log VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        for start in range(seq + 1, total + 1, 100_000):
+            rows = []
+            for n in range(start, min(start + 100_000, total + 1)):
+                e = make_entry(n, at, "scan", {"bytes": 300, "request_digest": bytes(32)}, prev)
+                rows.append((e.seq, e.at, e.kind, e.body, e.prev, e.hash, None, None))
+                prev = e.hash
+            conn.executemany("INSERT INTO log VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
 
 
 def measure(station, vault, clock: Clock, count: int, big: bool) -> tuple[list[float], int, int]:  # type: ignore[no-untyped-def]
@@ -89,13 +95,20 @@ def measure(station, vault, clock: Clock, count: int, big: bool) -> tuple[list[f
     return times, size, history
 
 
+def log_length(db: Path) -> int:
+    with sqlite3.connect(db) as conn:
+        length: int = conn.execute("SELECT max(seq) FROM log").fetchone()[0]
+        return length
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--count", type=int, default=10, help="ceremonies per row")
-    parser.add_argument("--prefill", type=int, default=100_000, help="log entries for the last rows")
+    parser.add_argument("--count", type=int, default=10, help="ceremonies of each kind per log size")
+    parser.add_argument("--sizes", default="0,10000,100000,1000000", help="log lengths (0: as it comes)")
     args = parser.parse_args()
+    sizes = [int(n) for n in args.sizes.split(",")]
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
         (root / "tokens").mkdir()
@@ -109,18 +122,32 @@ def main() -> None:
         station = make_station(root, "bench", clock)
         vault = vault_of([station.key()], threshold=1, rekey_delay_seconds=60, window_count=32)
         install(station, vault)
+        db = station.state / "audit.db"
+        measure(station, vault, clock, 13, False)  # a day of signings: the history stops growing
         rows = []
-        for label, big in (("withdraw", False), ("rekey, 12 keys", True)):
-            times, size, history = measure(station, vault, clock, args.count, big)
-            rows.append((label, size, history, "small", times))
-        prefill(station.state / "audit.db", args.prefill, clock())
-        for label, big in (("withdraw", False), ("rekey, 12 keys", True)):
-            times, size, history = measure(station, vault, clock, args.count, big)
-            rows.append((label, size, history, f"+{args.prefill:,} entries", times))
-    print(f"{'request':<16} {'bytes':>6} {'history':>8} {'log':>18} {'median ms':>10} {'worst ms':>9}")
-    for label, size, history, log, times in rows:
-        median, worst = statistics.median(times) * 1000, max(times) * 1000
-        print(f"{label:<16} {size:>6} {history:>8} {log:>18} {median:>10.1f} {worst:>9.1f}")
+        for size in sizes:
+            prefill(db, size, clock())
+            length = log_length(db)
+            first, _, _ = measure(station, vault, clock, 1, False)  # verifies the new entries once
+            plain, size_w, history_w = measure(station, vault, clock, args.count, False)
+            big, size_r, history_r = measure(station, vault, clock, args.count, True)
+            rows.append((length, first[0], plain, big, size_w, history_w, size_r, history_r))
+    fresh = statistics.median(rows[0][2])
+    print(
+        f"{'log entries':>12} {'first session':>14} {'withdraw median':>16} {'worst':>7} "
+        f"{'rekey median':>13} {'worst':>7} {'withdraw / smallest':>20}"
+    )
+    for length, first_s, plain, big, *_ in rows:
+        print(
+            f"{length:>12,} {first_s * 1000:>11.0f} ms {statistics.median(plain) * 1000:>13.1f} ms "
+            f"{max(plain) * 1000:>7.1f} {statistics.median(big) * 1000:>10.1f} ms {max(big) * 1000:>7.1f} "
+            f"{statistics.median(plain) / fresh:>19.2f}x"
+        )
+    *_, size_w, history_w, size_r, history_r = rows[-1]
+    print(
+        f"requests: withdraw {size_w:,} B with {history_w} history entries; "
+        f"rekey {size_r:,} B with {history_r}; {args.count} of each per row"
+    )
 
 
 if __name__ == "__main__":
