@@ -161,12 +161,6 @@ class AuditStore:
         ).fetchall()
         return [AuditEntry(s, a, k, bytes(b), bytes(p), bytes(h)) for s, a, k, b, p, h in rows]
 
-    def vault_entries(self, vault: str, kind: EntryKind) -> list[AuditEntry]:
-        return self._select("vault = ? AND kind = ?", (vault, kind.value))
-
-    def request_entries(self, request_digest: bytes, kind: EntryKind) -> list[AuditEntry]:
-        return self._select("request_digest = ? AND kind = ?", (request_digest, kind.value))
-
     def kind_entries(self, kind: EntryKind) -> list[AuditEntry]:
         return self._select("kind = ?", (kind.value,))
 

@@ -209,10 +209,8 @@ def install_policy(
         verified = station.logged_policy(vault_id)  # a cut may have left an unsealed install, now void
         if verified != previous:
             previous, why = verified, check_change(verified, policy, authorization, now)
-            screen.review(
-                ["The verified log differs from the disk: an installation cut off before its seal is void."]
-                + policy_lines(policy, why)
-            )
+            note = "The verified log differs from the disk: an installation cut off before its seal is void."
+            screen.review([note, *policy_lines(policy, why)])
             if not screen.confirm("Custodians: install and seal this policy?"):
                 raise DeclinedError("the custodians declined; nothing was installed")
         if sealed.seal.policies.get(vault_id) != (previous.digest() if previous else None):
