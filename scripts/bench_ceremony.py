@@ -36,6 +36,7 @@ from airgap.qr.render import animation_frames
 from airgap.ur.ur import UR
 from appliance.ceremony import Ceremony, Outcome
 from appliance.hsm.pkcs11_signer import load_module
+from custody.policy.vault_state import action_lookback, spend_lookback
 from custody.schemas.audit_log import make_entry
 from custody.schemas.request import UR_TYPE, Rekey, Withdraw
 from custody.schemas.response import SignatureResponse
@@ -78,8 +79,13 @@ def prefill(db: Path, total: int, at: int) -> None:
 def measure(station, vault, clock: Clock, count: int, big: bool) -> tuple[list[float], int, int]:  # type: ignore[no-untyped-def]
     times, size, history = [], 0, 0
     keys = tuple(SoftKey(i, f"station-{i}").vault_key for i in range(12))
+    lookback = max(spend_lookback(vault.rules), action_lookback(vault.rules))
     for _ in range(count):
         clock.advance(2 * HOUR)
+        # The host sends the history the rules look back on, not every request ever signed.
+        ledger = station.ledger.signed
+        for digest in [d for d, (r, _) in ledger.items() if r.created_at < clock() - lookback]:
+            del ledger[digest]
         action = (
             Rekey(keys=keys, threshold=7) if big else Withdraw(asset="XCH", amount=XCH, destination=ALLOWED)
         )
