@@ -70,7 +70,11 @@ class AuditEntry:
     hash: bytes
 
     def fields(self) -> dict[str, Any]:
-        return dict(strict.decode(self.body, what=f"audit entry {self.seq}", max_bytes=MAX_BODY))
+        what = f"audit entry {self.seq}"
+        value = strict.decode(self.body, what=what, max_bytes=MAX_BODY)
+        if not isinstance(value, dict):  # dict() of a list raised ValueError or TypeError, not ours
+            raise SchemaError(f"{what}: the body is not a map")
+        return value
 
 
 def entry_hash(seq: int, at: int, kind: str, body: bytes, prev: bytes) -> bytes:

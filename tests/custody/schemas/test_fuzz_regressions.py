@@ -41,3 +41,22 @@ def test_fuzz_audit_export_not_in_canonical_form_is_refused() -> None:
     _, entries = read_export(io.BytesIO(data.read_bytes()))
     with pytest.raises(SchemaError, match="canonical"):
         list(entries)
+
+
+def test_fuzz_audit_entry_whose_body_is_not_a_map_is_a_schema_error() -> None:
+    """Found by the ``audit_export`` campaign: an entry whose body is canonical CBOR but a list.
+    ``AuditEntry.fields`` made a dict of it and raised ValueError, which ``host audit`` (catching
+    CustodyError around it) let escape: one hostile export crashed the audit."""
+    import io
+    from pathlib import Path
+
+    from custody.errors import SchemaError
+    from custody.schemas.audit_log import read_export
+
+    data = (
+        Path(__file__).resolve().parents[2] / "fuzz_corpus" / "_crashes" / "audit-export-body-not-a-map.cbor"
+    )
+    _, entries = read_export(io.BytesIO(data.read_bytes()))
+    with pytest.raises(SchemaError, match="not a map"):
+        for entry in entries:
+            entry.fields()
