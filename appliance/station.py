@@ -31,6 +31,7 @@ from appliance.seal import Seal, read_seal, reconcile, write_seal
 from custody.errors import CustodyError
 from custody.policy.vault_state import VaultState, replay
 from custody.schemas.audit_log import AuditEntry, EntryKind
+from custody.schemas.history import RequestCore
 from custody.schemas.vault import StationPolicy
 
 
@@ -41,6 +42,7 @@ class Station:
         self.store = AuditStore(state_dir)
         self.clock = clock
         self._index: LogIndex | None = None
+        self._cores: dict[bytes, RequestCore] = {}
 
     @property
     def index(self) -> LogIndex:
@@ -103,11 +105,18 @@ class Station:
         log = index.vaults.get(vault_id, VaultLog())
         return replay(
             vault_id,
-            [(e.at, approved_request(e)) for e in log.approvals],
+            [(e.at, self._approved(e)) for e in log.approvals],
             installed_at=log.installs[0].at if log.installs else None,
             clock_floor=index.at,
             definitions=[_logged_policy(e).vault for e in log.installs],
         )
+
+    def _approved(self, entry: AuditEntry) -> RequestCore:
+        """An approval's request, parsed once per station opening (each decision reads them all)."""
+        core = self._cores.get(entry.hash)
+        if core is None:
+            core = self._cores[entry.hash] = approved_request(entry)
+        return core
 
     def logged_policy(self, vault_id: str) -> StationPolicy | None:
         """The policy as last installed, from the log (not from the file on disk)."""

@@ -11,10 +11,12 @@ checked against the seal (the sealed checkpoint and the entries after it),
 approval logged and sealed, HSM signature verified, signature logged and
 sealed, a new checkpoint sealed, and the answer rendered as QR frames.
 
-The log is then grown to each size in ``--sizes`` with unsealed entries, as
-months of scans and refusals leave them. The first session after each growth
-verifies those new entries once and seals a checkpoint after them (its time
-is shown apart); the next ``--count`` of each kind are the steady state.
+For each size in ``--sizes``, a station of its own signs a day of requests,
+then its log is grown to that size with unsealed entries, as months of scans
+and refusals leave them. The first session after the growth verifies those
+entries once and seals a checkpoint after them (its time is shown apart);
+the next ``--count`` of each kind are the steady state. Every row's station
+holds the same approvals, so the rows differ only in the log's length.
 Run: .venv/bin/python scripts/bench_ceremony.py [--count N] [--sizes 0,10000,100000,1000000]
 """
 
@@ -124,14 +126,15 @@ def main() -> None:
         )
         os.environ["SOFTHSM2_CONF"] = str(conf)
         load_module(MODULE).reinitialize()
-        clock = Clock()
-        station = make_station(root, "bench", clock)
-        vault = vault_of([station.key()], threshold=1, rekey_delay_seconds=60, window_count=32)
-        install(station, vault)
-        db = station.state / "audit.db"
-        measure(station, vault, clock, 13, False)  # a day of signings: the history stops growing
         rows = []
-        for size in sizes:
+        for n, size in enumerate(sizes):
+            # A station of its own per size, with the same signings, so only the log's length differs.
+            clock = Clock()
+            station = make_station(root, f"bench-{n}", clock)
+            vault = vault_of([station.key()], threshold=1, rekey_delay_seconds=60, window_count=32)
+            install(station, vault)
+            db = station.state / "audit.db"
+            measure(station, vault, clock, 13, False)  # a day of signings: the history stops growing
             prefill(db, size, clock())
             length = log_length(db)
             first, _, _ = measure(station, vault, clock, 1, False)  # verifies the new entries once
