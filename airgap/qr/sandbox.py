@@ -7,16 +7,17 @@ writing into the station's state or calling into the kernel at large. So the
 child, once it has imported and warmed up everything decoding needs, enters
 this confinement before it says it is ready:
 
-1. standard input and output are /dev/null, so it cannot write to the
-   operator's terminal or a log (escape sequences, forged lines);
+1. standard input, output and error are /dev/null, so it cannot write to
+   the operator's terminal or a log (escape sequences, forged lines);
 2. a new, empty network namespace when the kernel allows it (root, or
    CAP_SYS_ADMIN); otherwise sockets are left to the filter below;
 3. as root, it becomes nobody/nogroup (65534) with no supplementary groups;
 4. no new privileges, no core dumps, no file growth (RLIMIT_FSIZE 0), no new
    processes or threads (RLIMIT_NPROC 0 once unprivileged);
 5. a seccomp filter on every thread whose default kills the whole process:
-   only reading, writing to the pipe (and /dev/null), memory management
-   without executable mappings, read-only opens and exiting are allowed.
+   only reading and writing the pipe (and writing /dev/null), memory
+   management without executable mappings, futexes and exiting are allowed;
+   no open of any kind, so nothing on disk can be read into an answer.
 
 Every step either holds or raises ``SandboxError``: a station never decodes
 unconfined because libseccomp or a privilege was missing (fail closed). Only
@@ -39,7 +40,7 @@ from typing import Any
 
 from airgap.errors import SandboxError
 
-#: nobody/nogroup on Debian: owns nothing, so a confined child can write nowhere even without the filter.
+#: nobody/nogroup on Debian: owns none of the station's files (its keys' state, logs, the HSM's token).
 NOBODY = 65534
 
 _CLONE_NEWNET = 0x40000000
@@ -103,7 +104,8 @@ def seccomp_binding() -> ModuleType:
 
 
 def enter(pipe_fd: int) -> Confinement:
-    """Confine this process for good; ``pipe_fd`` is the only descriptor it may write to."""
+    """Confine this process for good; ``pipe_fd`` is the only descriptor left to read or write
+    (besides /dev/null on 1 and 2)."""
     seccomp = seccomp_binding()  # first: nothing is changed if it is missing
     libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
     _silence_stdio()
@@ -169,6 +171,8 @@ def _limit(libc: ctypes.CDLL, *, unprivileged: bool) -> None:
     if unprivileged:  # root ignores RLIMIT_NPROC; the filter refuses clone and fork either way
         resource.setrlimit(resource.RLIMIT_NPROC, (0, 0))
     for option, value in ((_PR_SET_DUMPABLE, 0), (_PR_SET_NO_NEW_PRIVS, 1)):
-        if libc.prctl(option, value, 0, 0, 0) != 0:
+        # prctl is variadic and its unused arguments must be 0: pass them at full width
+        args = (ctypes.c_ulong(value), ctypes.c_ulong(0), ctypes.c_ulong(0), ctypes.c_ulong(0))
+        if libc.prctl(option, *args) != 0:
             reason = os.strerror(ctypes.get_errno())
             raise SandboxError(f"cannot confine the QR decoder: prctl({option}): {reason}")
