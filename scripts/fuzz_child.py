@@ -34,7 +34,9 @@ def load(name: str) -> Callable[[bytes], None]:
 def main(argv: list[str]) -> None:
     sys.path[:0] = [str(ROOT / "scripts"), str(ROOT)]
     one = load(argv[1])
-    atheris.Setup([argv[0], *argv[2:]], one)
+    # libFuzzer re-runs its own command line through the shell in -merge mode: name this interpreter
+    # and this target in it, or the shebang's python (without atheris) would be run.
+    atheris.Setup([f"{sys.executable} {Path(argv[0]).resolve()} {argv[1]}", *argv[2:]], one)
     atheris.Fuzz()
 
 

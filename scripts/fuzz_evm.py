@@ -45,8 +45,11 @@ def eth_sign_request(data: bytes) -> None:
         wire = parse_sign_request(data)
     except REFUSALS:
         return
-    again = encode_sign_request(wire, _components(wire.keypath))
-    require(parse_sign_request(again) == wire, "eth-sign-request writes and reads back")
+    components = _components(wire.keypath)
+    back = parse_sign_request(encode_sign_request(wire, components))
+    if not components:  # "m/" (no components, or a keypath map without key 1): the writer puts its default
+        back = replace(back, keypath=wire.keypath)
+    require(back == wire, "eth-sign-request writes and reads back")
     try:
         tx = replace(wire, chain_id=None).safe_tx()
     except REFUSALS:
