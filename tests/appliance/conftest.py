@@ -12,8 +12,13 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:  # the kit imports this module (token_uri): its names are imported where used
+    from custody.schemas.vault import VaultDefinition
+    from tests.appliance.kit import Clock, SimStation
 
 SOFTHSM_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
 HAVE_SOFTHSM = os.path.isfile(SOFTHSM_MODULE)
@@ -51,3 +56,22 @@ def raw_token(softhsm: Path) -> tuple[str, str, str]:
     softhsm_tool.create_token("raw", so_pin="so-pin-1234", user_pin="user-pin-1234")
     load_module(SOFTHSM_MODULE).reinitialize()
     return token_uri("raw"), "user-pin-1234", "so-pin-1234"
+
+
+@pytest.fixture
+def clock() -> Clock:
+    from tests.appliance.kit import Clock
+
+    return Clock()
+
+
+@pytest.fixture
+def hot(softhsm: Path, tmp_path: Path, clock: Clock) -> tuple[SimStation, VaultDefinition]:
+    """One real station holding a 1-of-1 hot vault: its own signatures are the vault's whole history."""
+    from tests.appliance.kit import HOUR, install, make_station, vault_of
+
+    a = make_station(tmp_path, "st-a", clock)
+    vault = vault_of([a.key()], threshold=1)
+    install(a, vault)
+    clock.advance(2 * HOUR)
+    return a, vault

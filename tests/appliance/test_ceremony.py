@@ -42,21 +42,6 @@ from tests.appliance.kit import (
 pytestmark = [pytest.mark.hsm, requires_softhsm]
 
 
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def hot(softhsm: Path, tmp_path: Path, clock: Clock) -> tuple[SimStation, VaultDefinition]:
-    """One real station holding a 1-of-1 hot vault: its own signatures are the vault's whole history."""
-    a = make_station(tmp_path, "st-a", clock)
-    vault = vault_of([a.key()], threshold=1)
-    install(a, vault)
-    clock.advance(2 * HOUR)
-    return a, vault
-
-
 def withdraw(amount: int = 10 * XCH, destination: str = ALLOWED) -> Withdraw:
     return Withdraw(asset="XCH", amount=amount, destination=destination)
 
