@@ -89,7 +89,9 @@ class LogIndex:
             vaults = {}
             for vault_id, log in v["vaults"].items():
                 log = strict.fields(log, {"installs": list, "approvals": list}, what=what)
-                vaults[str(vault_id)] = VaultLog(
+                if not isinstance(vault_id, str):
+                    raise TypeError("a vault id is not text")
+                vaults[vault_id] = VaultLog(
                     installs=tuple(_entry(i) for i in log["installs"]),
                     approvals=tuple(_entry(i) for i in log["approvals"]),
                 )

@@ -23,6 +23,7 @@ sys.path.insert(0, str(ROOT))
 
 import cbor2  # noqa: E402
 from fuzz_common import CONTEXT, CORPUS  # noqa: E402
+from fuzz_station import station_seeds  # noqa: E402
 
 from airgap.ur import bytewords  # noqa: E402
 from airgap.ur.fountain import FountainEncoder  # noqa: E402
@@ -258,6 +259,7 @@ def main() -> None:
         + [p.read_bytes() for p in sorted((ROOT / "firmware-config" / "policies").glob("*.toml"))],
         "card_text": [card_text(card).encode(), card_text(replace(card, so_share=None, index=5)).encode()],
         "card_qr": [encode_single(UR(CARD_UR_TYPE, card.to_cbor())).upper().encode()],
+        "station_files": station_seeds(record),
         "pkcs11_uri": [
             str(parse_uri(u)).encode()
             for u in (

@@ -45,6 +45,9 @@ TARGETS: tuple[Target, ...] = (
     Target("card_text", "fuzz_files", "card_text", "appliance.card_files.read_card_text", 8192),
     Target("card_qr", "fuzz_files", "card_qr", "appliance.card_files.card_from_payloads", 2048),
     Target("pkcs11_uri", "fuzz_files", "pkcs11_uri", "appliance.hsm.uri.parse", 1024),
+    Target(
+        "station_files", "fuzz_station", "station_files", "Seal / LogIndex / StationState.from_cbor", 8192
+    ),
     Target("chia_spend", "fuzz_chia", "chia_spend", "chia facts_for (parse_payload + facts) + decide", 16384),
     Target("safe_tx", "fuzz_evm", "safe_tx", "evm facts_for (safe_tx.parse_payload + facts) + decide", 8192),
     Target("eth_sign_request", "fuzz_evm", "eth_sign_request", "appliance.eth_sign.translate + decide", 8192),

@@ -8,6 +8,7 @@ import pytest
 
 from appliance.errors import StationStateError
 from appliance.log_index import LogIndex
+from custody.schemas import strict
 from custody.schemas.audit_log import GENESIS, AuditEntry, EntryKind, make_entry
 from custody.schemas.request import Withdraw
 from tests.appliance.kit import ALLOWED, T0, XCH, Clock, make_request, vault_of
@@ -85,7 +86,11 @@ def test_entries_out_of_order_and_damaged_checkpoints_are_refused() -> None:
     log.add(EntryKind.SCAN, {"bytes": 2})
     with pytest.raises(StationStateError, match="does not follow"):
         LogIndex().folded(log.entries[1:])
-    for damaged in (b"", b"\xa0", LogIndex().to_cbor()[:-1], b"\xff" * 40):
+    numbered = strict.encode(
+        {"version": 1, "seq": 0, "head": bytes(32), "at": 0, "pending": {},
+         "vaults": {7: {"installs": [], "approvals": []}}}
+    )  # fmt: skip
+    for damaged in (b"", b"\xa0", LogIndex().to_cbor()[:-1], b"\xff" * 40, numbered):
         with pytest.raises(StationStateError, match="checkpoint is damaged"):
             LogIndex.from_cbor(damaged)
 
