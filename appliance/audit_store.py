@@ -130,11 +130,6 @@ class AuditStore:
             raise StationStateError(f"{self.path}: cannot write the audit log ({exc})") from None
         return entry
 
-    def save_checkpoint(self, seq: int, state: bytes) -> None:
-        """Commit a checkpoint on its own (tests; the station commits one with its entry)."""
-        with self._transaction():
-            self._db.execute("INSERT OR REPLACE INTO checkpoint VALUES (?, ?)", (seq, state))
-
     def checkpoint(self, seq: int | None = None) -> tuple[int, bytes] | None:
         """The checkpoint at ``seq``, or the latest one; None if there is none."""
         row = self._db.execute(

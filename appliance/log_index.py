@@ -53,10 +53,10 @@ class LogIndex:
 
     def folded(self, entries: Iterable[AuditEntry]) -> LogIndex:
         """This index with ``entries`` (the ones right after it, in order) folded in."""
-        builder = _Builder(self)
+        folding = Folding(self)
         for entry in entries:
-            builder.fold(entry)
-        return builder.freeze()
+            folding.fold(entry)
+        return folding.freeze()
 
     def to_cbor(self) -> bytes:
         return strict.encode(
@@ -131,8 +131,8 @@ def _entry(item: Any) -> AuditEntry:
     return AuditEntry(*item)
 
 
-class _Builder:
-    """Folds many entries without copying the index for each one."""
+class Folding:
+    """Folds many entries into an index without copying it for each one."""
 
     def __init__(self, start: LogIndex) -> None:
         self.seq, self.head, self.at = start.seq, start.head, start.at

@@ -200,9 +200,7 @@ def install_policy(
         raise UsageError(f"key {policy.key_label!r} here is not the key the policy names for this station")
     previous = station.logged_policy(vault_id)
     why = check_change(previous, policy, authorization, now)
-    screen.review(policy_lines(policy, why))
-    if not screen.confirm("Custodians: install and seal this policy?"):
-        raise DeclinedError("the custodians declined; nothing was installed")
+    _confirm(screen, policy_lines(policy, why))
     cards = station.check_cards(presented, now)
     digest = policy.digest()
     with station.sealed_session(cards, now) as sealed:
@@ -210,9 +208,7 @@ def install_policy(
         if verified != previous:
             previous, why = verified, check_change(verified, policy, authorization, now)
             note = "The verified log differs from the disk: an installation cut off before its seal is void."
-            screen.review([note, *policy_lines(policy, why)])
-            if not screen.confirm("Custodians: install and seal this policy?"):
-                raise DeclinedError("the custodians declined; nothing was installed")
+            _confirm(screen, [note, *policy_lines(policy, why)])
         if sealed.seal.policies.get(vault_id) != (previous.digest() if previous else None):
             raise StationStateError(
                 "the HSM seal and the audit log disagree about this vault's installed policy"
@@ -234,3 +230,10 @@ def install_policy(
         )
     policy_store.save(station.state_dir, policy)
     return entry
+
+
+def _confirm(screen: Screen, lines: list[str]) -> None:
+    """The custodians review the installation and say yes, or nothing is installed."""
+    screen.review(lines)
+    if not screen.confirm("Custodians: install and seal this policy?"):
+        raise DeclinedError("the custodians declined; nothing was installed")

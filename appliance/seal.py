@@ -20,14 +20,14 @@ the log's length. ``appliance audit verify`` still checks every entry.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Protocol
 
 from appliance.audit_store import AuditStore, logged_response
 from appliance.errors import StationStateError
-from appliance.log_index import LogIndex, checkpoint_digest
+from appliance.log_index import Folding, LogIndex, checkpoint_digest
 from custody.errors import CustodyError, SchemaError
 from custody.schemas import strict
 from custody.schemas.audit_log import GENESIS, AuditEntry, EntryKind, link_problems
@@ -168,34 +168,27 @@ def reconcile(store: AuditStore, seal: Seal | None, keys: Mapping[bytes, KeyReco
     start = sealed_checkpoint(store, seal)
     sealed_seq = seal.log_seq if seal is not None else 0
     sealed_head = seal.log_head if seal is not None else GENESIS
-    tail: list[AuditEntry] = []
-    last = [start.seq]  # the last entry's seq
-    seen: list[bytes | None] = [start.head if sealed_seq == start.seq else None]  # the sealed seq's hash
-
-    def verified() -> Iterator[AuditEntry]:
-        expected, prev, floor = start.seq + 1, start.head, start.at
-        for entry in store.entries(start.seq + 1):
-            problems = link_problems(entry, expected, prev, floor)
-            if problems:
-                raise LogRollbackError(f"the audit log's hash chain is broken: {problems[0]}")
-            expected, prev, floor = entry.seq + 1, entry.hash, max(floor, entry.at)
-            last[0] = entry.seq
-            if entry.seq == sealed_seq:
-                seen[0] = entry.hash
-            elif entry.seq > sealed_seq and entry.kind in _TAIL_KINDS:
-                tail.append(entry)
-            yield entry
-
-    try:
-        index = start.folded(verified())
-    except LogRollbackError:
-        raise
-    except StationStateError as exc:  # a body the chain covers but the station never wrote
-        raise LogRollbackError(str(exc)) from None
-    if seen[0] != sealed_head:
+    folding, tail = Folding(start), []
+    expected, prev, floor = start.seq + 1, start.head, start.at
+    head_seen = start.head if sealed_seq == start.seq else None
+    for entry in store.entries(start.seq + 1):
+        problems = link_problems(entry, expected, prev, floor)
+        if problems:
+            raise LogRollbackError(f"the audit log's hash chain is broken: {problems[0]}")
+        expected, prev, floor = entry.seq + 1, entry.hash, max(floor, entry.at)
+        if entry.seq == sealed_seq:
+            head_seen = entry.hash
+        elif entry.seq > sealed_seq and entry.kind in _TAIL_KINDS:
+            tail.append(entry)
+        try:
+            folding.fold(entry)
+        except StationStateError as exc:  # a body the chain covers but the station never wrote
+            raise LogRollbackError(str(exc)) from None
+    index = folding.freeze()
+    if head_seen != sealed_head:
         raise LogRollbackError(
             f"the audit log does not contain the head sealed in the HSM (entry {sealed_seq}): "
-            f"the database was restored from an older copy or rewritten (it ends at {last[0]})"
+            f"the database was restored from an older copy or rewritten (it ends at {index.seq})"
         )
     for entry in tail:
         if entry.kind == EntryKind.SIGNATURE:

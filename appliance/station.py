@@ -88,16 +88,16 @@ class Station:
         self, kind: EntryKind, fields: dict[str, Any], now: int, *, keep: int, **columns: Any
     ) -> tuple[AuditEntry, bytes]:
         """Commit an entry with the checkpoint as of it (older than ``keep`` dropped); its digest."""
-        index, made, blobs = self.index, [], []
+        index, made = self.index, []
 
         def checkpoint(entry: AuditEntry) -> tuple[bytes, int]:
-            made.append(index.folded([entry]))
-            blobs.append(made[0].to_cbor())
-            return blobs[0], keep
+            folded = index.folded([entry])
+            made.append((folded, folded.to_cbor()))
+            return made[0][1], keep
 
         entry = self.store.append(kind, fields, now, checkpoint=checkpoint, **columns)
-        self._index = made[0]
-        return entry, checkpoint_digest(blobs[0])
+        self._index, blob = made[0]
+        return entry, checkpoint_digest(blob)
 
     def vault_state(self, vault_id: str) -> VaultState:
         """The vault as this station's log knows it: approvals, every installed definition, times."""
